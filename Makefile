@@ -1,0 +1,61 @@
+# SAR offset tracking: set-up, tests, demo and plugin package on Debian 12.
+#
+#   make demo      install what is missing, then run the main job on the bundled data
+#   make test      install what is missing, then ruff and the whole pytest suite
+#   make package   build dist/sar_offset_tracking.zip (QGIS "Install from ZIP")
+#   make lint      ruff check + ruff format --check
+#   make format    ruff format + ruff check --fix
+#   make deps      only install (Debian packages, then the test venv); idempotent
+#
+# Everything runs on Debian's /usr/bin/python3: QGIS, GDAL, numpy and scipy come from apt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PY := /usr/bin/python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+RUFF := $(VENV)/bin/ruff
+DIST_DIR ?= dist
+DEMO_OUT ?= demo_output
+PYTEST_ARGS ?=
+
+# Headless Qt for QGIS (tests, qgis_process).
+export QT_QPA_PLATFORM := offscreen
+
+.PHONY: help deps system-deps test lint format demo package clean
+
+help:
+	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
+
+system-deps:
+	@scripts/setup.sh system
+
+deps:
+	@scripts/setup.sh all
+
+# Both run even when ruff finds something, so one run reports everything; either fails the target.
+test: deps
+	@status=0; \
+	echo "+ ruff check ."; $(RUFF) check . || status=1; \
+	echo "+ pytest $(PYTEST_ARGS)"; $(VPY) -m pytest $(PYTEST_ARGS) || status=1; \
+	exit $$status
+
+lint: deps
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+format: deps
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+demo: system-deps
+	$(PY) -m processing_core demo --out $(DEMO_OUT)
+
+package: system-deps
+	$(PY) scripts/build_package.py --out $(DIST_DIR)/sar_offset_tracking.zip
+
+clean:
+	rm -rf $(DIST_DIR) $(DEMO_OUT) .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
