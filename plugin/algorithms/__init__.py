@@ -1,0 +1,14 @@
+"""One module per Processing algorithm of the ``sarots`` provider."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingAlgorithm
+
+
+def algorithm_classes() -> list[type[QgsProcessingAlgorithm]]:
+    """Return the algorithm classes the provider registers, in toolbox order."""
+    from .geo2rdr import Geo2RdrAlgorithm
+    from .lookup import LookupTablesAlgorithm
+    from .rdr2geo import Rdr2GeoAlgorithm
+
+    return [Geo2RdrAlgorithm, Rdr2GeoAlgorithm, LookupTablesAlgorithm]
