@@ -1,0 +1,54 @@
+"""Shared test set-up: headless Qt, version header, paths.
+
+The three tiers: ``tests/core`` (no QGIS), ``tests/qgis`` (pytest-qgis fixtures, offscreen),
+``tests/e2e`` (make, qgis_process and the command line as subprocesses).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before pytest-qgis creates its QgsApplication (in its pytest_configure): no display needed,
+# and a private runtime dir so Qt does not warn about a missing XDG_RUNTIME_DIR.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("XDG_RUNTIME_DIR"):
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sarots-xdg-runtime-")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+#: Debian's interpreter, which has numpy, scipy, GDAL, pyproj and QGIS; never the PATH python3.
+SYSTEM_PYTHON = "/usr/bin/python3"
+QGIS_PROCESS = "/usr/bin/qgis_process.bin"
+PLUGIN_DIR_NAME = "sar_offset_tracking"
+
+
+def _versions() -> list[str]:
+    parts = []
+    try:
+        from qgis.core import Qgis
+        from qgis.PyQt.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
+
+        parts.append(f"QGIS {Qgis.QGIS_VERSION}")
+        parts.append(f"Qt {QT_VERSION_STR} (PyQt {PYQT_VERSION_STR})")
+    except ImportError:
+        parts.append("QGIS not available")
+    try:
+        from osgeo import gdal
+
+        parts.append(f"GDAL {gdal.__version__}")
+    except ImportError:
+        parts.append("GDAL not available")
+    return parts
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "versions: " + ", ".join(_versions())
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT

@@ -1,0 +1,87 @@
+"""The provider seen from ``qgis_process`` 3.22, with the plugin enabled from the checkout.
+
+How a Python plugin gets into qgis_process 3.22:
+
+- QGIS_PLUGINPATH adds a folder to the plugin search path; ours holds a symlink
+  ``sar_offset_tracking -> checkout``, so the checkout itself is the plugin.
+- qgis_process loads only *enabled* plugins whose metadata says ``hasProcessingProvider=yes``
+  and calls their ``initProcessing()``. Enabled means ``[PythonPlugins] <name>=true`` in the
+  profile's QGIS3.ini, which ``qgis_process plugins enable <name>`` writes (3.22 has the
+  ``plugins``/``plugins enable`` commands).
+- QGIS_CUSTOM_CONFIG_PATH points the profile (``profiles/default``) at a temporary folder, and
+  HOME too, so neither the user's profile nor their settings are read or written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_NAME = "sar_offset_tracking"
+ALGORITHMS = {"sarots:geo2rdr", "sarots:rdr2geo", "sarots:lookup"}
+
+
+@pytest.fixture(scope="module")
+def enabled_env(qgis_env_factory) -> dict[str, str]:
+    return qgis_env_factory(REPO_ROOT)
+
+
+def _providers(qgis_process, env: dict[str, str]) -> dict:
+    result = qgis_process(env, "--json", "list")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["providers"]
+
+
+def test_plugin_is_found_but_disabled_by_default(qgis_env_factory, qgis_process) -> None:
+    env = qgis_env_factory(REPO_ROOT, enabled=False)
+    result = qgis_process(env, "plugins")
+    assert result.returncode == 0, result.stderr
+    assert PLUGIN_NAME in result.stdout
+    assert "sarots" not in _providers(qgis_process, env)
+
+
+def test_list_shows_provider_and_algorithms(enabled_env, qgis_process) -> None:
+    providers = _providers(qgis_process, enabled_env)
+    assert "sarots" in providers, sorted(providers)
+    provider = providers["sarots"]
+    assert provider["name"] == "SAR offset tracking"
+    assert ALGORITHMS <= set(provider["algorithms"])
+    assert provider["algorithms"]["sarots:geo2rdr"]["name"] == "Radar coordinates of ground points (geo2rdr)"
+
+
+def test_plain_list_output(enabled_env, qgis_process) -> None:
+    result = qgis_process(enabled_env, "list")
+    assert result.returncode == 0, result.stderr
+    assert "SAR offset tracking" in result.stdout
+    for alg_id in ALGORITHMS:
+        assert alg_id in result.stdout
+
+
+def test_help_shows_parameters(enabled_env, qgis_process) -> None:
+    result = qgis_process(enabled_env, "help", "sarots:lookup")
+    assert result.returncode == 0, result.stderr
+    for name in ("SCENE", "DEM", "DEM_VERTICAL", "RADAR_TO_GROUND", "OUTPUT"):
+        assert name in result.stdout
+
+
+def test_run_with_bad_scene_fails_naming_the_file(enabled_env, qgis_process, tmp_path: Path) -> None:
+    points = tmp_path / "points.csv"
+    points.write_text("lat,lon,height\n34.3,-118.1,1000\n", encoding="utf-8")
+    missing = tmp_path / "missing_scene.json"
+    result = qgis_process(
+        enabled_env,
+        "run",
+        "sarots:geo2rdr",
+        "--",
+        f"SCENE={missing}",
+        f"POINTS={points}",
+        f"OUTPUT={tmp_path / 'out.csv'}",
+    )
+    assert result.returncode != 0
+    assert missing.name in result.stdout + result.stderr
+    assert not (tmp_path / "out.csv").exists()
