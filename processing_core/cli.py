@@ -79,7 +79,7 @@ def _lookup_run(args: argparse.Namespace) -> int:
         args.dem,
         args.out,
         dem_vertical=args.dem_vertical,
-        radar_to_ground=not args.no_radar_lut,
+        ground_lut=not args.no_radar_lut,
         progress=TextProgressBar("lookup"),
     )
     for path in written:

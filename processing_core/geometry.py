@@ -219,17 +219,26 @@ class RadarGeometry:
         r2 = pp - 2.0 * _horner_rows(alpha, u) + _horner(beta, u)
         return centre + u * scale, np.sqrt(np.maximum(r2, 0.0)), settled
 
+    def _doppler_equation(self, p: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """g(t) = V.(P - S) - (lambda/2) f_dc(R) R for points ``p`` (n, 3) at times ``t`` (n,)."""
+        st = self.orbit.interpolate(t, check=False)
+        d = p - st.position_m
+        g = np.einsum("ij,ij->i", st.velocity_m_s, d)
+        if not self.zero_doppler:
+            g = g - self._doppler_term(np.sqrt(np.einsum("ij,ij->i", d, d)))[0]
+        return g
+
     def _bisect(self, p: np.ndarray, t_lo: float, t_hi: float, tol_s: float) -> np.ndarray:
         """Bracketing fallback: bisection of g over the orbit span; NaN where no root lies inside."""
         lo = np.full(p.shape[0], t_lo)
         hi = np.full(p.shape[0], t_hi)
-        g_lo = self._doppler_equation(p, lo)[0]
-        g_hi = self._doppler_equation(p, hi)[0]
+        g_lo = self._doppler_equation(p, lo)
+        g_hi = self._doppler_equation(p, hi)
         ok = (g_lo > 0) & (g_hi < 0)  # g decreases through the root as the satellite passes
         n_iter = int(np.ceil(np.log2(max(t_hi - t_lo, tol_s) / tol_s))) + 1
         for _ in range(n_iter):
             mid = 0.5 * (lo + hi)
-            positive = self._doppler_equation(p, mid)[0] > 0
+            positive = self._doppler_equation(p, mid) > 0
             lo = np.where(positive, mid, lo)
             hi = np.where(positive, hi, mid)
         out = 0.5 * (lo + hi)
