@@ -201,32 +201,40 @@ def simulate_intensity(
     sample = lookup.sample
     # Facets with four solved corners only; their corner positions as flat arrays.
     quad = np.isfinite(line[:-1, :-1]) & np.isfinite(line[:-1, 1:]) & np.isfinite(line[1:, :-1])
-    quad &= np.isfinite(line[1:, 1:]) & np.isfinite(sample[:-1, :-1]) & np.isfinite(sample[1:, 1:])
+    quad &= np.isfinite(line[1:, 1:])
     corners = [(slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None))]
     corners += [(slice(1, None), slice(None, -1)), (slice(1, None), slice(1, None))]
     lq4 = [line[c][quad] for c in corners]
     sq4 = [sample[c][quad] for c in corners]
     w = weight[:-1, :-1][quad]
     acc = np.zeros(lines * samples)
+    # Sub-facets at most half a pixel apart, counted separately along DEM rows and columns.
+    factor_a = factor_b = 1
     if w.size:
-        spans = np.concatenate([np.abs(lq4[3] - lq4[0]), np.abs(lq4[1] - lq4[2]), np.abs(sq4[3] - sq4[0])])
-        # A robust extent: the few facets stretched by layover need no finer pieces than the rest.
-        factor = int(min(max_oversample, max(1, np.ceil(2.0 * np.percentile(spans, 99.5)))))
-    else:
-        factor = 1
-    w = w / (factor * factor)
-    offsets = (np.arange(factor) + 0.5) / factor
-    for i, a in enumerate(offsets):
-        report(progress, i / factor, "simulating intensity")
+        along_rows = np.concatenate([np.abs(lq4[2] - lq4[0]), np.abs(sq4[2] - sq4[0])])
+        along_cols = np.concatenate([np.abs(lq4[1] - lq4[0]), np.abs(sq4[1] - sq4[0])])
+        # Robust extents: the few facets stretched by layover need no finer pieces than the rest.
+        factor_a = int(min(max_oversample, max(1, np.ceil(2.0 * np.percentile(along_rows, 99.5)))))
+        factor_b = int(min(max_oversample, max(1, np.ceil(2.0 * np.percentile(along_cols, 99.5)))))
+    w = w / (factor_a * factor_b)
+    for i, a in enumerate((np.arange(factor_a) + 0.5) / factor_a):
+        report(progress, i / factor_a, "simulating intensity")
         # One bincount per row of sub-facets: bincount's cost is dominated by the output size.
         pixel, weights = [], []
-        for b in offsets:
+        for b in (np.arange(factor_b) + 0.5) / factor_b:
             wts = ((1 - a) * (1 - b), (1 - a) * b, a * (1 - b), a * b)
-            li = np.rint(sum(wt * q for wt, q in zip(wts, lq4))).astype(np.intp)
-            si = np.rint(sum(wt * q for wt, q in zip(wts, sq4))).astype(np.intp)
-            keep = (li >= 0) & (li < lines) & (si >= 0) & (si < samples)
-            pixel.append(li[keep] * samples + si[keep])
-            weights.append(w[keep])
+            lq = sum(wt * q for wt, q in zip(wts, lq4))
+            sq = sum(wt * q for wt, q in zip(wts, sq4))
+            # Bilinear splatting onto the four nearest pixels keeps flat ground free of aliasing.
+            l0 = np.floor(lq).astype(np.intp)
+            s0 = np.floor(sq).astype(np.intp)
+            fl = lq - l0
+            fs = sq - s0
+            for dl, ds, share in ((0, 0, (1 - fl) * (1 - fs)), (0, 1, (1 - fl) * fs), (1, 0, fl * (1 - fs)), (1, 1, fl * fs)):
+                li, si = l0 + dl, s0 + ds
+                keep = (li >= 0) & (li < lines) & (si >= 0) & (si < samples)
+                pixel.append(li[keep] * samples + si[keep])
+                weights.append((w * share)[keep])
         acc += np.bincount(np.concatenate(pixel), weights=np.concatenate(weights), minlength=lines * samples)
     image = acc.reshape(lines, samples)
     lit = image[image > 0]
