@@ -33,7 +33,7 @@ class LookupTablesAlgorithm(SarAlgorithm):
     SCENE = "SCENE"
     DEM = "DEM"
     DEM_VERTICAL = "DEM_VERTICAL"
-    RADAR_TO_GROUND = "RADAR_TO_GROUND"
+    GROUND_LUT = "GROUND_LUT"
     OUTPUT = "OUTPUT"
     FILES = "FILES"
 
@@ -44,11 +44,15 @@ class LookupTablesAlgorithm(SarAlgorithm):
     ICON = "lookup"
     HELP = (
         "Projects a DEM into the geometry of a SAR scene through the Range-Doppler equations "
-        "(step i of Liu et al. 2020) and writes GeoTIFFs to the output folder: the ground-to-radar "
-        "lookup table (line and sample of every DEM cell), the local incidence angle, the layover "
-        "and shadow mask and the DEM-simulated SAR intensity that later refines the geometry by "
-        "matching it against the real image; optionally also the radar-to-ground table (latitude, "
-        "longitude and height of every radar pixel) used for geocoding.<br><br>"
+        "(step i of Liu et al. 2020) and writes GeoTIFFs to the output folder:<br>"
+        "<code>dem_lut.tif</code> (DEM grid): radar line and sample of every DEM cell, incidence "
+        "and local incidence angles;<br>"
+        "<code>layover_shadow.tif</code> (DEM grid): bit 1 layover, bit 2 shadow, 255 outside "
+        "the scene;<br>"
+        "<code>simulated_intensity.tif</code> (radar grid): the DEM-simulated SAR intensity that "
+        "later refines the geometry by matching it against the real image;<br>"
+        "<code>ground_lut.tif</code> (radar grid, optional): latitude, longitude and height of "
+        "every radar pixel, used for geocoding.<br><br>"
         "<b>Scene sidecar</b>: the scene's JSON sidecar in the sar-scene/1 interchange format.<br>"
         "<b>DEM</b>: any GDAL raster with a CRS covering the scene, e.g. SRTM 30 m.<br>"
         "<b>DEM heights</b>: SRTM and most global DEMs give heights above the EGM96 geoid; they "
@@ -77,8 +81,10 @@ class LookupTablesAlgorithm(SarAlgorithm):
         )
         self.addParameter(
             QgsProcessingParameterBoolean(
-                self.RADAR_TO_GROUND,
-                self.tr("Also write the radar-to-ground table (lat, lon, height per radar pixel)"),
+                self.GROUND_LUT,
+                self.tr(
+                    "Also write the radar-to-ground table ground_lut.tif (lat, lon, height per radar pixel)"
+                ),
                 defaultValue=True,
             )
         )
@@ -98,7 +104,7 @@ class LookupTablesAlgorithm(SarAlgorithm):
             )
         dem_path = gdal_path_of(dem_layer.source())
         dem_vertical = DEM_VERTICAL_OPTIONS[self.parameterAsEnum(parameters, self.DEM_VERTICAL, context)][0]
-        radar_to_ground = self.parameterAsBool(parameters, self.RADAR_TO_GROUND, context)
+        ground_lut = self.parameterAsBool(parameters, self.GROUND_LUT, context)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         write_lookup_tables = core_function("lookup", "write_lookup_tables")
         with core_errors():
@@ -107,7 +113,7 @@ class LookupTablesAlgorithm(SarAlgorithm):
                 dem_path,
                 out_dir,
                 dem_vertical=dem_vertical,
-                radar_to_ground=radar_to_ground,
+                ground_lut=ground_lut,
                 progress=FeedbackProgress(feedback),
             )
         files = [str(path) for path in written]

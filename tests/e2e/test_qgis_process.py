@@ -65,7 +65,7 @@ def test_plain_list_output(enabled_env, qgis_process) -> None:
 def test_help_shows_parameters(enabled_env, qgis_process) -> None:
     result = qgis_process(enabled_env, "help", "sarots:lookup")
     assert result.returncode == 0, result.stderr
-    for name in ("SCENE", "DEM", "DEM_VERTICAL", "RADAR_TO_GROUND", "OUTPUT"):
+    for name in ("SCENE", "DEM", "DEM_VERTICAL", "GROUND_LUT", "OUTPUT"):
         assert name in result.stdout
 
 
@@ -85,3 +85,39 @@ def test_run_with_bad_scene_fails_naming_the_file(enabled_env, qgis_process, tmp
     assert result.returncode != 0
     assert missing.name in result.stdout + result.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_run_geo2rdr_on_a_scene(enabled_env, qgis_process, tmp_path: Path) -> None:
+    import numpy as np
+
+    from processing_core.orbitgen import synthetic_scene
+    from processing_core.scene import write_scene
+
+    scene = synthetic_scene(
+        scene_id="ALOS_20080101",
+        centre_lat_deg=34.32,
+        centre_lon_deg=-118.15,
+        centre_height_m=1000.0,
+        centre_time=np.datetime64("2008-01-01T06:00:00"),
+        lines=600,
+        samples=400,
+    )
+    sidecar = write_scene(scene, tmp_path / "scene.json")
+    points = tmp_path / "points.csv"
+    points.write_text("lat,lon,height\n34.32,-118.15,1000\n", encoding="utf-8")
+    out = tmp_path / "radar.csv"
+    result = qgis_process(
+        enabled_env,
+        "--json",
+        "run",
+        "sarots:geo2rdr",
+        "--",
+        f"SCENE={sidecar}",
+        f"POINTS={points}",
+        f"OUTPUT={out}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads(result.stdout)["results"]
+    assert results["COUNT"] == 1
+    assert results["OUTPUT"] == str(out)
+    assert out.read_text(encoding="utf-8").splitlines()[0].endswith("azimuth_time,slant_range_m,line,sample")

@@ -99,7 +99,7 @@ def test_points_csv_parameters(loaded_plugin, registry, alg_id: str) -> None:
 def test_lookup_parameters(loaded_plugin, registry) -> None:
     alg = _create(registry, "sarots:lookup")
     names = [p.name() for p in alg.parameterDefinitions()]
-    assert names == ["SCENE", "DEM", "DEM_VERTICAL", "RADAR_TO_GROUND", "OUTPUT"]
+    assert names == ["SCENE", "DEM", "DEM_VERTICAL", "GROUND_LUT", "OUTPUT"]
     assert alg.parameterDefinition("SCENE").extension() == "json"
     assert isinstance(alg.parameterDefinition("DEM"), QgsProcessingParameterRasterLayer)
     vertical = alg.parameterDefinition("DEM_VERTICAL")
@@ -107,9 +107,9 @@ def test_lookup_parameters(loaded_plugin, registry) -> None:
     assert len(vertical.options()) == 2
     assert "EGM96" in vertical.options()[0]
     assert vertical.defaultValue() == 0
-    radar = alg.parameterDefinition("RADAR_TO_GROUND")
-    assert isinstance(radar, QgsProcessingParameterBoolean)
-    assert radar.defaultValue() is True
+    ground = alg.parameterDefinition("GROUND_LUT")
+    assert isinstance(ground, QgsProcessingParameterBoolean)
+    assert ground.defaultValue() is True
     assert isinstance(alg.parameterDefinition("OUTPUT"), QgsProcessingParameterFolderDestination)
     assert isinstance(alg.outputDefinition("FILES"), QgsProcessingOutputMultipleLayers)
 
