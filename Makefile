@@ -43,8 +43,10 @@ test: deps
 	exit $$status
 
 lint: deps
-	$(RUFF) check .
-	$(RUFF) format --check .
+	@status=0; \
+	echo "+ ruff check ."; $(RUFF) check . || status=1; \
+	echo "+ ruff format --check ."; $(RUFF) format --check . || status=1; \
+	exit $$status
 
 format: deps
 	$(RUFF) format .
