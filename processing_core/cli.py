@@ -87,6 +87,21 @@ def _lookup_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--dem", default=None, help="DEM (default: the bundled SRTM DEM of Big Tujunga)")
+
+
+def _demo_run(args: argparse.Namespace) -> int:
+    from processing_core.demo import run_demo
+
+    written = run_demo(args.out, dem_path=args.dem, progress=TextProgressBar("demo"))
+    for path in written:
+        print(path)
+    print(f"demo: {len(written)} files in {args.out}; open the .tif files in QGIS, start with amplitude_quicklook.png")
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "geo2rdr": Command("ground points (lat, lon, height) to radar coordinates", _geo2rdr_configure, _geo2rdr_run),
     "rdr2geo": Command("radar coordinates (line, sample, height) to lat, lon", _rdr2geo_configure, _rdr2geo_run),
@@ -95,6 +110,7 @@ COMMANDS: dict[str, Command] = {
         _lookup_configure,
         _lookup_run,
     ),
+    "demo": Command("the main job on the bundled data (README)", _demo_configure, _demo_run),
 }
 
 

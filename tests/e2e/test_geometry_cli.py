@@ -1,0 +1,113 @@
+"""CLI contract of geo2rdr / rdr2geo / lookup / demo (DESIGN.md), run as subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "core"))
+
+from geometry_helpers import BIGTUJUNGA, alos_scene  # noqa: E402
+from sentinel1_fixture import geolocation_grid, scene_dict  # noqa: E402
+
+from processing_core.geometry import RadarGeometry  # noqa: E402
+from processing_core.scene import scene_from_dict, write_scene  # noqa: E402
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/usr/bin/python3", "-m", "processing_core", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_geo2rdr_and_rdr2geo_csv_on_esa_grid(tmp_path):
+    sidecar = write_scene(scene_from_dict(scene_dict()), tmp_path / "s1.json")
+    grid = geolocation_grid()
+    with (tmp_path / "in.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "lat", "lon", "height"])
+        for i in range(0, 210, 7):
+            writer.writerow([f"p{i}", repr(grid.lat_deg[i]), repr(grid.lon_deg[i]), repr(grid.height_m[i])])
+    result = cli("geo2rdr", "--scene", str(sidecar), "--points", str(tmp_path / "in.csv"), "--out", str(tmp_path / "radar.csv"))
+    assert result.returncode == 0, result.stderr
+    rows = _rows(tmp_path / "radar.csv")
+    assert list(rows[0]) == ["id", "lat", "lon", "height", "azimuth_time", "slant_range_m", "line", "sample"]
+    assert len(rows) == 30
+    for row, i in zip(rows, range(0, 210, 7)):
+        assert row["azimuth_time"].endswith("Z")
+        dt = (np.datetime64(row["azimuth_time"][:-1], "ns") - grid.azimuth_time[i]) / np.timedelta64(1, "ns")
+        assert abs(dt) < 1e4  # 1e-5 s
+        assert abs(float(row["slant_range_m"]) - grid.slant_range_m[i]) < 0.05
+    # rdr2geo takes line, sample, height and must land on ESA's lat/lon again.
+    result = cli("rdr2geo", "--scene", str(sidecar), "--points", str(tmp_path / "radar.csv"), "--out", str(tmp_path / "geo.csv"))
+    assert result.returncode == 0, result.stderr
+    for row, i in zip(_rows(tmp_path / "geo.csv"), range(0, 210, 7)):
+        assert abs(float(row["lat"]) - grid.lat_deg[i]) < 1e-6
+        assert abs(float(row["lon"]) - grid.lon_deg[i]) < 1e-6
+
+
+def test_csv_errors_are_one_line_and_name_the_file(tmp_path):
+    sidecar = write_scene(alos_scene(lines=500, samples=400), tmp_path / "a.json")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lat,lon\n34.3,-118.1\n")
+    result = cli("geo2rdr", "--scene", str(sidecar), "--points", str(bad), "--out", str(tmp_path / "o.csv"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {bad}: missing column(s) height; found lat, lon"
+    bad.write_text("line,sample,height\n10,20,abc\n")
+    result = cli("rdr2geo", "--scene", str(sidecar), "--points", str(bad), "--out", str(tmp_path / "o.csv"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {bad}: row 2, column height: 'abc' is not a number"
+    bad.write_text("line,sample,height\n900000,20,0\n")
+    result = cli("rdr2geo", "--scene", str(sidecar), "--points", str(bad), "--out", str(tmp_path / "o.csv"))
+    assert result.returncode == 2 and "outside the orbit span" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_lookup_command_writes_tables(tmp_path):
+    scene = alos_scene(lines=600, samples=500)
+    sidecar = write_scene(scene, tmp_path / "a.json")
+    result = cli("lookup", "--scene", str(sidecar), "--dem", str(BIGTUJUNGA), "--out", str(tmp_path / "lut"), "--no-radar-lut")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "lut").iterdir()) == ["dem_lut.tif", "layover_shadow.tif", "simulated_intensity.tif"]
+    ds = gdal.Open(str(tmp_path / "lut" / "dem_lut.tif"))
+    line = ds.GetRasterBand(1).ReadAsArray()
+    sample = ds.GetRasterBand(2).ReadAsArray()
+    ok = np.isfinite(line)
+    assert ok.any() and line[ok].min() >= -0.5 and sample[ok].max() <= 499.5
+
+
+def test_demo_runs_on_bundled_dem(tmp_path):
+    result = cli("demo", "--out", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "demo"
+    sidecar = out / "scenes" / "ALOS_20080115.json"
+    geometry = RadarGeometry(scene_from_dict(__import__("json").loads(sidecar.read_text())))
+    amp = gdal.Open(str(out / "scenes" / "ALOS_20080115.tif"))
+    assert (amp.RasterYSize, amp.RasterXSize) == (geometry.grid.lines, geometry.grid.samples)
+    assert (out / "amplitude_quicklook.png").stat().st_size > 10000
+    # The scene centre, at the DEM height there, images onto the grid centre.
+    ground = gdal.Open(str(out / "lookup" / "ALOS_20080115" / "ground_lut.tif"))
+    lat = ground.GetRasterBand(1).ReadAsArray()
+    lon = ground.GetRasterBand(2).ReadAsArray()
+    assert np.isfinite(lat).mean() > 0.99
+    assert abs(lat[1500, 800] - 34.32) < 0.02 and abs(lon[1500, 800] + 118.15) < 0.02
