@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 from processing_core import __version__
 from processing_core.errors import SarError
@@ -28,8 +29,12 @@ class Command:
 
 def _geo2rdr_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scene", required=True, help="scene sidecar (.json, sar-scene/1)")
-    p.add_argument("--points", required=True, help="CSV with columns lat,lon,height (deg, deg, ellipsoidal m)")
-    p.add_argument("--out", required=True, help="output CSV: input columns + azimuth_time,slant_range_m,line,sample")
+    p.add_argument(
+        "--points", required=True, help="CSV with columns lat,lon,height (deg, deg, ellipsoidal m)"
+    )
+    p.add_argument(
+        "--out", required=True, help="output CSV: input columns + azimuth_time,slant_range_m,line,sample"
+    )
 
 
 def _geo2rdr_run(args: argparse.Namespace) -> int:
@@ -42,7 +47,9 @@ def _geo2rdr_run(args: argparse.Namespace) -> int:
 
 def _rdr2geo_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scene", required=True, help="scene sidecar (.json, sar-scene/1)")
-    p.add_argument("--points", required=True, help="CSV with columns line,sample,height (px, px, ellipsoidal m)")
+    p.add_argument(
+        "--points", required=True, help="CSV with columns line,sample,height (px, px, ellipsoidal m)"
+    )
     p.add_argument("--out", required=True, help="output CSV: input columns + lat,lon")
 
 
@@ -98,13 +105,19 @@ def _demo_run(args: argparse.Namespace) -> int:
     written = run_demo(args.out, dem_path=args.dem, progress=TextProgressBar("demo"))
     for path in written:
         print(path)
-    print(f"demo: {len(written)} files in {args.out}; open the .tif files in QGIS, start with amplitude_quicklook.png")
+    print(
+        f"demo: {len(written)} files in {args.out}; open the .tif files in QGIS, start with amplitude_quicklook.png"
+    )
     return 0
 
 
 COMMANDS: dict[str, Command] = {
-    "geo2rdr": Command("ground points (lat, lon, height) to radar coordinates", _geo2rdr_configure, _geo2rdr_run),
-    "rdr2geo": Command("radar coordinates (line, sample, height) to lat, lon", _rdr2geo_configure, _rdr2geo_run),
+    "geo2rdr": Command(
+        "ground points (lat, lon, height) to radar coordinates", _geo2rdr_configure, _geo2rdr_run
+    ),
+    "rdr2geo": Command(
+        "radar coordinates (line, sample, height) to lat, lon", _rdr2geo_configure, _rdr2geo_run
+    ),
     "lookup": Command(
         "DEM<->radar lookup tables, incidence, layover/shadow and simulated intensity for a scene",
         _lookup_configure,

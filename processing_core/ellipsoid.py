@@ -62,7 +62,9 @@ def ellipsoid_normal(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
     """Unit outward normal (local "up") of the ellipsoid at geodetic lat/lon, shape (..., 3)."""
     lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
     lon = np.radians(np.asarray(lon_deg, dtype=np.float64))
-    return np.stack(np.broadcast_arrays(np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)), axis=-1)
+    return np.stack(
+        np.broadcast_arrays(np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)), axis=-1
+    )
 
 
 def enu_basis(lat_deg: np.ndarray, lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

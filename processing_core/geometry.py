@@ -135,7 +135,9 @@ class RadarGeometry:
         bounds = [(i, min(i + _CHUNK, n)) for i in range(0, n, _CHUNK)]
 
         def work(b: tuple[int, int]) -> None:
-            t[b[0] : b[1]], r[b[0] : b[1]] = self._geo2rdr_block(p[b[0] : b[1]], t[b[0] : b[1]], tol_s, max_iter)
+            t[b[0] : b[1]], r[b[0] : b[1]] = self._geo2rdr_block(
+                p[b[0] : b[1]], t[b[0] : b[1]], tol_s, max_iter
+            )
 
         if len(bounds) > 1:
             with ThreadPoolExecutor(max_workers=min(len(bounds), os.cpu_count() or 1)) as pool:
@@ -278,7 +280,9 @@ class RadarGeometry:
         for _ in range(max_iter):
             lat, lon, hp = ecef_to_geodetic(p)
             d = p - s
-            f = np.stack([np.einsum("ij,ij->i", d, d) - r * r, np.einsum("ij,ij->i", v, d) - k, hp - h], axis=-1)
+            f = np.stack(
+                [np.einsum("ij,ij->i", d, d) - r * r, np.einsum("ij,ij->i", v, d) - k, hp - h], axis=-1
+            )
             jac = np.stack([2.0 * d, v, ellipsoid_normal(lat, lon)], axis=-2)
             dp = _solve3(jac, f)
             p = p - dp

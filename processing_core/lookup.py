@@ -22,7 +22,7 @@ import numpy as np
 import pyproj
 
 from processing_core.dem import Dem, _upsample, bilinear, read_dem, require_coverage
-from processing_core.ellipsoid import ecef_to_geodetic, ellipsoid_normal, geodetic_to_ecef
+from processing_core.ellipsoid import ellipsoid_normal, geodetic_to_ecef
 from processing_core.geometry import RadarGeometry
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rasters import write_geotiff
@@ -85,7 +85,9 @@ def dem_to_radar(
     report(progress, 0.6, "incidence and layover/shadow")
     grid = geometry.grid
     line, sample = rc.line.copy(), rc.sample.copy()
-    outside = ~((line >= -0.5) & (line <= grid.lines - 0.5) & (sample >= -0.5) & (sample <= grid.samples - 0.5))
+    outside = ~(
+        (line >= -0.5) & (line <= grid.lines - 0.5) & (sample >= -0.5) & (sample <= grid.samples - 0.5)
+    )
     line[outside] = np.nan
     sample[outside] = np.nan
     sat = geometry.orbit.interpolate(np.nan_to_num(rc.azimuth_time_s, nan=geometry.first_line_s), check=False)
@@ -145,7 +147,13 @@ def _layover_shadow(
     to_cell = xyz - sat
     off_nadir = np.arccos(np.clip(-np.einsum("...i,...i->...", to_cell, s_hat) / slant, -1, 1))
     # Strip width in lines: about one DEM cell along track.
-    cell_m = float(np.sqrt(np.nanmedian(np.linalg.norm(np.cross(np.gradient(xyz, axis=0), np.gradient(xyz, axis=1)), axis=-1))))
+    cell_m = float(
+        np.sqrt(
+            np.nanmedian(
+                np.linalg.norm(np.cross(np.gradient(xyz, axis=0), np.gradient(xyz, axis=1)), axis=-1)
+            )
+        )
+    )
     speed = float(np.linalg.norm(geometry.orbit.interpolate(geometry.first_line_s).velocity_m_s))
     ground_speed = speed * 6.371e6 / float(np.linalg.norm(sat[valid][0]))
     lines_per_cell = max(1.0, cell_m / (ground_speed * geometry.grid.line_time_interval_s))
@@ -230,7 +238,12 @@ def simulate_intensity(
             s0 = np.floor(sq).astype(np.intp)
             fl = lq - l0
             fs = sq - s0
-            for dl, ds, share in ((0, 0, (1 - fl) * (1 - fs)), (0, 1, (1 - fl) * fs), (1, 0, fl * (1 - fs)), (1, 1, fl * fs)):
+            for dl, ds, share in (
+                (0, 0, (1 - fl) * (1 - fs)),
+                (0, 1, (1 - fl) * fs),
+                (1, 0, fl * (1 - fs)),
+                (1, 1, fl * fs),
+            ):
                 li, si = l0 + dl, s0 + ds
                 keep = (li >= 0) & (li < lines) & (si >= 0) & (si < samples)
                 pixel.append(li[keep] * samples + si[keep])
@@ -301,6 +314,7 @@ def radar_to_ground(
     layover = np.zeros(lat_out.shape, dtype=bool)
     to_lonlat = pyproj.Transformer.from_crs(dem.crs, "EPSG:4326", always_xy=True)
     scan = np.linspace(h_hi, h_lo, height_steps)
+
     def solve_block(start: int) -> None:
         stop = min(start + block_lines, grid.lines)
         rows, cols = np.meshgrid(
@@ -345,6 +359,7 @@ def radar_to_ground(
             flat[idx] = values
             out[block] = flat.reshape(rows.shape)
         layover[block] = (crossings > 1).reshape(rows.shape)
+
     starts = list(range(0, grid.lines, block_lines))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         for done, _ in enumerate(pool.map(solve_block, starts), start=1):
@@ -353,7 +368,11 @@ def radar_to_ground(
 
 
 def _curve_at(
-    nodes: np.ndarray, n_row: list[np.ndarray], n_col: list[np.ndarray], h: np.ndarray, idx: np.ndarray | slice
+    nodes: np.ndarray,
+    n_row: list[np.ndarray],
+    n_col: list[np.ndarray],
+    h: np.ndarray,
+    idx: np.ndarray | slice,
 ) -> tuple[np.ndarray, np.ndarray]:
     """DEM (row, col) of the pixels ``idx`` on their range-Doppler curves at heights ``h``."""
     weights = _lagrange_weights(nodes, h)
@@ -374,13 +393,26 @@ def _lagrange_weights(nodes: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
     return weights
 
 
-def scene_footprint(geometry: RadarGeometry, height_m: float, *, per_edge: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def scene_footprint(
+    geometry: RadarGeometry, height_m: float, *, per_edge: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
     """Latitude and longitude of points along the border of the radar grid at one height."""
     g = geometry.grid
     edge = np.linspace(0.0, 1.0, per_edge)
-    lines = np.concatenate([edge * (g.lines - 1), np.full(per_edge, g.lines - 1.0), edge * (g.lines - 1), np.zeros(per_edge)])
-    samples = np.concatenate([np.zeros(per_edge), edge * (g.samples - 1), np.full(per_edge, g.samples - 1.0), edge * (g.samples - 1)])
-    lat, lon, _ = geometry.rdr2geo(geometry.time_of_line(lines), g.range_of_sample(samples), np.full(lines.shape, height_m))
+    lines = np.concatenate(
+        [edge * (g.lines - 1), np.full(per_edge, g.lines - 1.0), edge * (g.lines - 1), np.zeros(per_edge)]
+    )
+    samples = np.concatenate(
+        [
+            np.zeros(per_edge),
+            edge * (g.samples - 1),
+            np.full(per_edge, g.samples - 1.0),
+            edge * (g.samples - 1),
+        ]
+    )
+    lat, lon, _ = geometry.rdr2geo(
+        geometry.time_of_line(lines), g.range_of_sample(samples), np.full(lines.shape, height_m)
+    )
     return lat, lon
 
 
@@ -439,9 +471,13 @@ def write_lookup_tables(
             metadata=common,
         )
     )
-    image = simulate_intensity(lut, scene.radar_grid.lines, scene.radar_grid.samples, progress=scaled(progress, 0.3, 0.45))
+    image = simulate_intensity(
+        lut, scene.radar_grid.lines, scene.radar_grid.samples, progress=scaled(progress, 0.3, 0.45)
+    )
     written.append(
-        write_geotiff(out / "simulated_intensity.tif", [image], descriptions=["simulated_intensity"], metadata=common)
+        write_geotiff(
+            out / "simulated_intensity.tif", [image], descriptions=["simulated_intensity"], metadata=common
+        )
     )
     if ground_lut:
         ground = radar_to_ground(geometry, dem, progress=scaled(progress, 0.45, 1.0))

@@ -12,8 +12,8 @@ Times are float64 seconds since :attr:`Orbit.epoch` (``datetime64[ns]``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -136,7 +136,13 @@ class Orbit:
         return self._coef[k], float(self._centre[k]), float(self._scale[k])
 
     def _evaluate(
-        self, k: int, t: np.ndarray, pos: np.ndarray, vel: np.ndarray, acc: np.ndarray, sel: slice | np.ndarray
+        self,
+        k: int,
+        t: np.ndarray,
+        pos: np.ndarray,
+        vel: np.ndarray,
+        acc: np.ndarray,
+        sel: slice | np.ndarray,
     ) -> None:
         coef = self._coef[k]
         scale = self._scale[k]

@@ -58,8 +58,12 @@ class CircularOrbit:
         vel_i = np.stack([co * vxo - so * ci * vyo, so * vxo + co * ci * vyo, si * vyo], axis=-1)
         theta = OMEGA_EARTH_RAD_S * t
         c, s = np.cos(theta), np.sin(theta)
-        pos = np.stack([c * pos_i[:, 0] + s * pos_i[:, 1], -s * pos_i[:, 0] + c * pos_i[:, 1], pos_i[:, 2]], -1)
-        vel_r = np.stack([c * vel_i[:, 0] + s * vel_i[:, 1], -s * vel_i[:, 0] + c * vel_i[:, 1], vel_i[:, 2]], -1)
+        pos = np.stack(
+            [c * pos_i[:, 0] + s * pos_i[:, 1], -s * pos_i[:, 0] + c * pos_i[:, 1], pos_i[:, 2]], -1
+        )
+        vel_r = np.stack(
+            [c * vel_i[:, 0] + s * vel_i[:, 1], -s * vel_i[:, 0] + c * vel_i[:, 1], vel_i[:, 2]], -1
+        )
         omega = np.array([0.0, 0.0, OMEGA_EARTH_RAD_S])
         return pos, vel_r - np.cross(omega, pos)
 
@@ -104,7 +108,9 @@ def orbit_looking_at(
         off_nadir = np.arccos(np.clip(-look @ up, -1, 1))
         right = np.cross(vel[0], up)
         sign = np.sign(right @ d) * side
-        return np.array([vel[0] @ look / np.linalg.norm(vel[0]), sign * off_nadir - np.radians(off_nadir_deg)])
+        return np.array(
+            [vel[0] @ look / np.linalg.norm(vel[0]), sign * off_nadir - np.radians(off_nadir_deg)]
+        )
 
     # Seed: the node longitude that puts the orbit over the target, scanned coarsely.
     best = None

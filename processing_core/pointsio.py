@@ -22,7 +22,9 @@ from processing_core.scene import read_scene
 from processing_core.timeutil import add_seconds, format_utc
 
 
-def read_points(path: str | os.PathLike[str], columns: tuple[str, ...]) -> tuple[list[dict[str, str]], list[str], dict[str, np.ndarray]]:
+def read_points(
+    path: str | os.PathLike[str], columns: tuple[str, ...]
+) -> tuple[list[dict[str, str]], list[str], dict[str, np.ndarray]]:
     """Read a CSV and return its rows, header and the named columns as float arrays.
 
     Raises
@@ -90,7 +92,11 @@ def geo2rdr_csv(
         row["slant_range_m"] = _fmt(rc.slant_range_m[i], 4)
         row["line"] = _fmt(rc.line[i], 6)
         row["sample"] = _fmt(rc.sample[i], 6)
-    _write(out_csv, header + [c for c in ("azimuth_time", "slant_range_m", "line", "sample") if c not in header], rows)
+    _write(
+        out_csv,
+        header + [c for c in ("azimuth_time", "slant_range_m", "line", "sample") if c not in header],
+        rows,
+    )
     report(progress, 1.0, "geo2rdr done")
     return len(rows)
 

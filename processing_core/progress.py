@@ -33,7 +33,7 @@ def scaled(progress: ProgressCallback | None, start: float, stop: float) -> Prog
     if progress is None:
         return None
 
-    def sub(fraction: float, message: str) -> Optional[bool]:
+    def sub(fraction: float, message: str) -> bool | None:
         return progress(start + (stop - start) * fraction, message)
 
     return sub

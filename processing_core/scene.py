@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -189,7 +190,9 @@ class _Checker:
         try:
             return parse_utc(value)
         except ValueError:
-            return self._raise(key, f"must be an ISO-8601 UTC time like 2015-07-27T05:12:33.123456Z, got {value!r}")
+            return self._raise(
+                key, f"must be an ISO-8601 UTC time like 2015-07-27T05:12:33.123456Z, got {value!r}"
+            )
 
     def vector(self, value: Any, key: str) -> tuple[float, float, float]:
         if not isinstance(value, (list, tuple)) or len(value) != 3:
@@ -197,7 +200,9 @@ class _Checker:
         return tuple(self.number(v, key) for v in value)  # type: ignore[return-value]
 
 
-def scene_from_dict(data: Mapping[str, Any], *, source: str = "<scene>", sidecar: Path | None = None) -> Scene:
+def scene_from_dict(
+    data: Mapping[str, Any], *, source: str = "<scene>", sidecar: Path | None = None
+) -> Scene:
     """Validate a decoded sidecar and build a :class:`Scene`.
 
     Raises
@@ -217,8 +222,12 @@ def scene_from_dict(data: Mapping[str, Any], *, source: str = "<scene>", sidecar
         c.get(grid_in, key, "radar_grid.")
     grid = RadarGrid(
         first_line_time=c.time(grid_in["first_line_time"], "radar_grid.first_line_time"),
-        line_time_interval_s=c.number(grid_in["line_time_interval_s"], "radar_grid.line_time_interval_s", positive=True),
-        slant_range_first_m=c.number(grid_in["slant_range_first_m"], "radar_grid.slant_range_first_m", positive=True),
+        line_time_interval_s=c.number(
+            grid_in["line_time_interval_s"], "radar_grid.line_time_interval_s", positive=True
+        ),
+        slant_range_first_m=c.number(
+            grid_in["slant_range_first_m"], "radar_grid.slant_range_first_m", positive=True
+        ),
         slant_range_spacing_m=c.number(
             grid_in["slant_range_spacing_m"], "radar_grid.slant_range_spacing_m", positive=True
         ),
@@ -248,7 +257,9 @@ def scene_from_dict(data: Mapping[str, Any], *, source: str = "<scene>", sidecar
     for i, sv in enumerate(orbit):
         radius = float(np.linalg.norm(sv.position_m))
         if not 6.5e6 < radius < 8.5e6:
-            raise c.fail(f"orbit[{i}].position_m", f"is {radius / 1e3:.0f} km from the Earth's centre, not an orbit")
+            raise c.fail(
+                f"orbit[{i}].position_m", f"is {radius / 1e3:.0f} km from the Earth's centre, not an orbit"
+            )
     span = seconds_since(np.array([grid.first_line_time, grid.last_line_time]), times[0])
     if span[0] < 0 or span[1] > seconds_since(times[-1], times[0]):
         raise c.fail(

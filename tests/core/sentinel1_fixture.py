@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
-SAFE = SHARED / "fixtures" / "sentinel1" / "S1B_IW_GRDH_1SDV_20211223T051122_20211223T051147_030148_039993_5371.SAFE"
+SAFE = (
+    SHARED
+    / "fixtures"
+    / "sentinel1"
+    / "S1B_IW_GRDH_1SDV_20211223T051122_20211223T051147_030148_039993_5371.SAFE"
+)
 ANNOTATION = SAFE / "annotation" / "s1b-iw-grd-vv-20211223t051122-20211223t051147-030148-039993-001.xml"
 C_M_S = 299_792_458.0
 

@@ -53,7 +53,10 @@ def _broken(tmp_path, mutate):
         (lambda d: d["radar_grid"].update(lines=0), "radar_grid.lines' must be a positive integer"),
         (lambda d: d.update(look_side="up"), "key 'look_side' must be one of right, left"),
         (lambda d: d.update(format="sar-scene/9"), "key 'format' must be 'sar-scene/1'"),
-        (lambda d: d["orbit"][2].update(time=d["orbit"][1]["time"]), "state vector times must strictly increase"),
+        (
+            lambda d: d["orbit"][2].update(time=d["orbit"][1]["time"]),
+            "state vector times must strictly increase",
+        ),
         (lambda d: d["orbit"][0].update(position_m=[1.0, 2.0, 3.0]), r"orbit\[0\].position_m' is 0 km"),
         (lambda d: d.update(orbit=d["orbit"][:3]), "at least 4 state vectors"),
         (lambda d: d["radar_grid"].update(first_line_time="2008-01-01T07:00:00Z"), "not the scene's lines"),

@@ -27,7 +27,9 @@ def _acceleration(t: np.ndarray) -> np.ndarray:
     return (KEPLER.state(t + h)[1] - KEPLER.state(t - h)[1]) / (2 * h)
 
 
-@pytest.mark.parametrize(("spacing_s", "window", "tol_m"), [(60.0, 4, 1e-6), (10.0, 4, 1e-6), (10.0, 2, 2e-3)])
+@pytest.mark.parametrize(
+    ("spacing_s", "window", "tol_m"), [(60.0, 4, 1e-6), (10.0, 4, 1e-6), (10.0, 2, 2e-3)]
+)
 def test_hermite_matches_keplerian_orbit(spacing_s, window, tol_m):
     """Degree-7 Hermite on ALOS's 60 s vectors is exact to a micrometre; cubic on 10 s to ~1 mm."""
     orbit = Orbit(_vectors(spacing_s, 12), window=window)

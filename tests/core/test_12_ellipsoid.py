@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pyproj
 
 from processing_core.ellipsoid import ecef_to_geodetic, enu_basis, geodetic_to_ecef  # sets PROJ_DATA in venvs
-
-import pyproj  # noqa: E402  (after processing_core, which points PROJ at the system data)
 
 
 def test_matches_proj_both_ways():

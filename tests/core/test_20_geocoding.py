@@ -46,7 +46,9 @@ def _brute_force_doppler_time(scene, lat, lon, h, doppler_coeffs):
     grid = scene.radar_grid
     orbit = orbit_looking_at(34.32, -118.15, 1000.0, off_nadir_deg=34.3)
     # t=0 of the analytic orbit is the scene centre time.
-    centre = grid.first_line_time + np.timedelta64(int(round(0.5 * (grid.lines - 1) * grid.line_time_interval_s * 1e9)), "ns")
+    centre = grid.first_line_time + np.timedelta64(
+        int(round(0.5 * (grid.lines - 1) * grid.line_time_interval_s * 1e9)), "ns"
+    )
     p = geodetic_to_ecef(lat, lon, h)
     wavelength = scene.wavelength_m
 
@@ -115,7 +117,9 @@ def test_points_beyond_the_orbit_are_nan_and_rdr2geo_outside_raises():
     geometry = RadarGeometry(alos_scene(lines=1000))
     # 3000 km north along the ground track: no zero-Doppler time inside the state vectors.
     rc = geometry.geo2rdr(np.array([34.32, 60.0]), np.array([-118.15, -118.15]), np.array([1000.0, 0.0]))
-    assert np.isfinite(rc.line[0]) and np.isnan(rc.line[1]) and np.isnan(rc.slant_range_m[1])
+    assert np.isfinite(rc.line[0])
+    assert np.isnan(rc.line[1])
+    assert np.isnan(rc.slant_range_m[1])
     with pytest.raises(OrbitRangeError, match="outside the orbit span"):
         geometry.rdr2geo(geometry.orbit.end_s + 5.0, 850e3, 0.0)
 
@@ -133,7 +137,9 @@ def test_bisection_fallback_agrees_with_newton():
     """With Newton cut off after one step, the bracketing fallback must still find the same roots."""
     geometry = RadarGeometry(alos_scene(doppler_centroid_hz=(350.0, -0.05)))
     rng = np.random.default_rng(11)
-    xyz = geodetic_to_ecef(34.32 + rng.uniform(-0.05, 0.05, 50), -118.15 + rng.uniform(-0.05, 0.05, 50), 800.0)
+    xyz = geodetic_to_ecef(
+        34.32 + rng.uniform(-0.05, 0.05, 50), -118.15 + rng.uniform(-0.05, 0.05, 50), 800.0
+    )
     newton = geometry.geo2rdr_ecef(xyz)
     fallback = geometry.geo2rdr_ecef(xyz, max_iter=1)
     assert np.abs(fallback.azimuth_time_s - newton.azimuth_time_s).max() < 1e-8

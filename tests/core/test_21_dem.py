@@ -41,7 +41,8 @@ def test_real_dem_grid_and_sampling():
     dem = read_dem(BIGTUJUNGA, vertical="ellipsoid")
     assert dem.shape == (643, 1197)
     raw = gdal.Open(str(BIGTUJUNGA)).ReadAsArray().astype(float)
-    assert np.nanmin(dem.heights_m) == pytest.approx(raw.min()) and np.nanmax(dem.heights_m) == pytest.approx(raw.max())
+    assert np.nanmin(dem.heights_m) == pytest.approx(raw.min())
+    assert np.nanmax(dem.heights_m) == pytest.approx(raw.max())
     lon, lat = dem.lonlat()
     rows = np.array([0, 100, 642, 321])
     cols = np.array([0, 600, 1196, 17])
@@ -77,5 +78,7 @@ def test_bad_dems_name_the_file(tmp_path):
 
 def test_coverage_error_names_dem_and_extent():
     dem = read_dem(ROME)
-    with pytest.raises(DemError, match=r"rome_srtm30m_egm96.tif: DEM \(lon 12.45.*does not cover the scene: 1 of 2"):
+    with pytest.raises(
+        DemError, match=r"rome_srtm30m_egm96.tif: DEM \(lon 12.45.*does not cover the scene: 1 of 2"
+    ):
         require_coverage(dem, np.array([42.0, 45.0]), np.array([12.5, 12.5]), what="the scene")

@@ -11,7 +11,14 @@ from processing_core.dem import read_dem
 from processing_core.ellipsoid import ecef_to_geodetic, enu_basis, geodetic_to_ecef
 from processing_core.errors import DemError
 from processing_core.geometry import RadarGeometry
-from processing_core.lookup import LAYOVER, SHADOW, dem_to_radar, radar_to_ground, simulate_intensity, write_lookup_tables
+from processing_core.lookup import (
+    LAYOVER,
+    SHADOW,
+    dem_to_radar,
+    radar_to_ground,
+    simulate_intensity,
+    write_lookup_tables,
+)
 from processing_core.scene import write_scene
 
 LAT0, LON0 = 34.32, -118.15
@@ -20,7 +27,9 @@ STEP = 0.0003  # deg, ~33 m north-south, ~28 m east-west
 
 def _synthetic_dem(tmp_path, heights, name="dem.tif"):
     rows, cols = heights.shape
-    return write_geographic_dem(tmp_path / name, heights, LAT0 + rows / 2 * STEP, LON0 - cols / 2 * STEP, STEP)
+    return write_geographic_dem(
+        tmp_path / name, heights, LAT0 + rows / 2 * STEP, LON0 - cols / 2 * STEP, STEP
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +105,8 @@ def test_layover_and_shadow_on_a_steep_ridge(tmp_path):
     assert mask[col_at(200.0)] & SHADOW  # back slope
     assert mask[col_at(800.0)] & SHADOW  # flat ground within H * tan(inc) ~ 1.2 km behind the crest
     assert mask[col_at(-1500.0)] & LAYOVER  # flat ground within H / tan(inc) ~ 1.9 km before the crest
-    assert mask[col_at(-3000.0)] == 0 and mask[col_at(3000.0)] == 0
+    assert mask[col_at(-3000.0)] == 0
+    assert mask[col_at(3000.0)] == 0
     assert not (mask[col_at(-400.0)] & SHADOW)
     image = simulate_intensity(lut, geometry.grid.lines, geometry.grid.samples)
     li, si = int(round(lut.line[row, col_at(-400.0)])), int(round(lut.sample[row, col_at(-400.0)]))
@@ -129,7 +139,9 @@ def test_radar_to_ground_round_trip_on_real_dem(real):
     assert ok.mean() > 0.95
     rng = np.random.default_rng(5)
     lines, samples = np.unravel_index(rng.choice(np.flatnonzero(ok), 3000, replace=False), ok.shape)
-    rc = geometry.geo2rdr(ground.lat_deg[lines, samples], ground.lon_deg[lines, samples], ground.height_m[lines, samples])
+    rc = geometry.geo2rdr(
+        ground.lat_deg[lines, samples], ground.lon_deg[lines, samples], ground.height_m[lines, samples]
+    )
     assert np.abs(rc.line - lines).max() < 1e-3
     assert np.abs(rc.sample - samples).max() < 1e-3
     on_dem = dem.sample(ground.lat_deg[lines, samples], ground.lon_deg[lines, samples])
@@ -140,15 +152,21 @@ def test_write_lookup_tables(tmp_path):
     scene = alos_scene(lines=900, samples=600)
     sidecar = write_scene(scene, tmp_path / "scene.json")
     calls = []
-    written = write_lookup_tables(sidecar, BIGTUJUNGA, tmp_path / "lut", progress=lambda f, m: calls.append(f))
+    written = write_lookup_tables(
+        sidecar, BIGTUJUNGA, tmp_path / "lut", progress=lambda f, m: calls.append(f)
+    )
     names = sorted(p.name for p in written)
     assert names == ["dem_lut.tif", "ground_lut.tif", "layover_shadow.tif", "simulated_intensity.tif"]
-    assert calls[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in calls)
+    assert calls[-1] == 1.0
+    assert all(0.0 <= f <= 1.0 for f in calls)
     ds = gdal.Open(str(tmp_path / "lut" / "dem_lut.tif"))
     src = gdal.Open(str(BIGTUJUNGA))
     assert ds.GetGeoTransform() == src.GetGeoTransform()
     assert [ds.GetRasterBand(i + 1).GetDescription() for i in range(4)] == [
-        "line_px", "sample_px", "incidence_deg", "local_incidence_deg"
+        "line_px",
+        "sample_px",
+        "incidence_deg",
+        "local_incidence_deg",
     ]
     assert np.isnan(ds.GetRasterBand(1).GetNoDataValue())
     assert ds.GetMetadataItem("SCENE_ID") == scene.id
@@ -160,20 +178,25 @@ def test_write_lookup_tables(tmp_path):
     h = ground.GetRasterBand(3).ReadAsArray()
     back = RadarGeometry(scene).geo2rdr(lat[::50, ::50], lon[::50, ::50], h[::50, ::50])
     assert np.abs(back.line - np.arange(0, 900, 50)[:, None]).max() < 1e-3
-    assert np.nanmin(line) >= -0.5 and np.nanmax(line) <= 899.5
+    assert np.nanmin(line) >= -0.5
+    assert np.nanmax(line) <= 899.5
     assert not list(tmp_path.glob("lut/.*partial*"))
 
 
 def test_scene_off_the_dem_is_a_clear_error(tmp_path):
     scene = alos_scene(lines=400, samples=300, centre_lat_deg=41.9, centre_lon_deg=12.5)
     sidecar = write_scene(scene, tmp_path / "rome.json")
-    with pytest.raises(DemError, match=r"bigtujunga_srtm30m_utm11.tif: DEM .* does not cover scene ALOS_20080101"):
+    with pytest.raises(
+        DemError, match=r"bigtujunga_srtm30m_utm11.tif: DEM .* does not cover scene ALOS_20080101"
+    ):
         write_lookup_tables(sidecar, BIGTUJUNGA, tmp_path / "lut")
     assert not (tmp_path / "lut").exists()
 
 
 def test_lat_lon_of_ground_lut_are_geodetic():
     geometry = RadarGeometry(alos_scene(lines=200, samples=200))
-    lat, lon, xyz = geometry.rdr2geo(geometry.time_of_line(100.0), geometry.grid.range_of_sample(100.0), 900.0)
+    lat, lon, xyz = geometry.rdr2geo(
+        geometry.time_of_line(100.0), geometry.grid.range_of_sample(100.0), 900.0
+    )
     la, lo, h = ecef_to_geodetic(xyz)
     assert (la, lo, h) == pytest.approx((lat, lon, 900.0), abs=1e-6)

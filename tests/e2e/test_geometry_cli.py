@@ -47,7 +47,15 @@ def test_geo2rdr_and_rdr2geo_csv_on_esa_grid(tmp_path):
         writer.writerow(["id", "lat", "lon", "height"])
         for i in range(0, 210, 7):
             writer.writerow([f"p{i}", repr(grid.lat_deg[i]), repr(grid.lon_deg[i]), repr(grid.height_m[i])])
-    result = cli("geo2rdr", "--scene", str(sidecar), "--points", str(tmp_path / "in.csv"), "--out", str(tmp_path / "radar.csv"))
+    result = cli(
+        "geo2rdr",
+        "--scene",
+        str(sidecar),
+        "--points",
+        str(tmp_path / "in.csv"),
+        "--out",
+        str(tmp_path / "radar.csv"),
+    )
     assert result.returncode == 0, result.stderr
     rows = _rows(tmp_path / "radar.csv")
     assert list(rows[0]) == ["id", "lat", "lon", "height", "azimuth_time", "slant_range_m", "line", "sample"]
@@ -58,7 +66,15 @@ def test_geo2rdr_and_rdr2geo_csv_on_esa_grid(tmp_path):
         assert abs(dt) < 1e4  # 1e-5 s
         assert abs(float(row["slant_range_m"]) - grid.slant_range_m[i]) < 0.05
     # rdr2geo takes line, sample, height and must land on ESA's lat/lon again.
-    result = cli("rdr2geo", "--scene", str(sidecar), "--points", str(tmp_path / "radar.csv"), "--out", str(tmp_path / "geo.csv"))
+    result = cli(
+        "rdr2geo",
+        "--scene",
+        str(sidecar),
+        "--points",
+        str(tmp_path / "radar.csv"),
+        "--out",
+        str(tmp_path / "geo.csv"),
+    )
     assert result.returncode == 0, result.stderr
     for row, i in zip(_rows(tmp_path / "geo.csv"), range(0, 210, 7)):
         assert abs(float(row["lat"]) - grid.lat_deg[i]) < 1e-6
@@ -78,7 +94,8 @@ def test_csv_errors_are_one_line_and_name_the_file(tmp_path):
     assert result.stderr.strip() == f"error: {bad}: row 2, column height: 'abc' is not a number"
     bad.write_text("line,sample,height\n900000,20,0\n")
     result = cli("rdr2geo", "--scene", str(sidecar), "--points", str(bad), "--out", str(tmp_path / "o.csv"))
-    assert result.returncode == 2 and "outside the orbit span" in result.stderr
+    assert result.returncode == 2
+    assert "outside the orbit span" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.csv").exists()
 
@@ -86,14 +103,29 @@ def test_csv_errors_are_one_line_and_name_the_file(tmp_path):
 def test_lookup_command_writes_tables(tmp_path):
     scene = alos_scene(lines=600, samples=500)
     sidecar = write_scene(scene, tmp_path / "a.json")
-    result = cli("lookup", "--scene", str(sidecar), "--dem", str(BIGTUJUNGA), "--out", str(tmp_path / "lut"), "--no-radar-lut")
+    result = cli(
+        "lookup",
+        "--scene",
+        str(sidecar),
+        "--dem",
+        str(BIGTUJUNGA),
+        "--out",
+        str(tmp_path / "lut"),
+        "--no-radar-lut",
+    )
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "lut").iterdir()) == ["dem_lut.tif", "layover_shadow.tif", "simulated_intensity.tif"]
+    assert sorted(p.name for p in (tmp_path / "lut").iterdir()) == [
+        "dem_lut.tif",
+        "layover_shadow.tif",
+        "simulated_intensity.tif",
+    ]
     ds = gdal.Open(str(tmp_path / "lut" / "dem_lut.tif"))
     line = ds.GetRasterBand(1).ReadAsArray()
     sample = ds.GetRasterBand(2).ReadAsArray()
     ok = np.isfinite(line)
-    assert ok.any() and line[ok].min() >= -0.5 and sample[ok].max() <= 499.5
+    assert ok.any()
+    assert line[ok].min() >= -0.5
+    assert sample[ok].max() <= 499.5
 
 
 def test_demo_runs_on_bundled_dem(tmp_path):
@@ -110,4 +142,5 @@ def test_demo_runs_on_bundled_dem(tmp_path):
     lat = ground.GetRasterBand(1).ReadAsArray()
     lon = ground.GetRasterBand(2).ReadAsArray()
     assert np.isfinite(lat).mean() > 0.99
-    assert abs(lat[1500, 800] - 34.32) < 0.02 and abs(lon[1500, 800] + 118.15) < 0.02
+    assert abs(lat[1500, 800] - 34.32) < 0.02
+    assert abs(lon[1500, 800] + 118.15) < 0.02
