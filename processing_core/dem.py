@@ -63,6 +63,20 @@ class Dem:
         x0, dx, _, y0, _, dy = self.geotransform
         return bilinear(self.heights_m, (np.asarray(y) - y0) / dy - 0.5, (np.asarray(x) - x0) / dx - 0.5)
 
+    def crop(self, row0: int, row1: int, col0: int, col1: int) -> Dem:
+        """The sub-grid rows [row0, row1) and columns [col0, col1) (clipped to the grid)."""
+        r0, r1 = max(row0, 0), min(row1, self.shape[0])
+        c0, c1 = max(col0, 0), min(col1, self.shape[1])
+        x0, dx, _, y0, _, dy = self.geotransform
+        gt = (x0 + c0 * dx, dx, 0.0, y0 + r0 * dy, 0.0, dy)
+        return Dem(self.path, self.heights_m[r0:r1, c0:c1].copy(), gt, self.crs, self.vertical)
+
+    def index_of(self, lat_deg: float, lon_deg: float) -> tuple[float, float]:
+        """Fractional (row, col) of a geodetic point (cell centres at integers)."""
+        x, y = _from_lonlat(self.crs).transform(lon_deg, lat_deg)
+        x0, dx, _, y0, _, dy = self.geotransform
+        return (y - y0) / dy - 0.5, (x - x0) / dx - 0.5
+
     def bounds_lonlat(self) -> tuple[float, float, float, float]:
         """(lon_min, lat_min, lon_max, lat_max) of the cell centres."""
         lon, lat = self.lonlat()

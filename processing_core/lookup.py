@@ -278,6 +278,7 @@ def radar_to_ground(
     coarse_step: int = 8,
     height_steps: int = 32,
     block_lines: int = 32,
+    window: tuple[int, int, int, int] | None = None,
     progress: ProgressCallback | None = None,
 ) -> GroundLookup:
     """Intersect every radar pixel's range-Doppler curve with the DEM.
@@ -287,14 +288,18 @@ def radar_to_ground(
     (error ~1e-4 m over 2 km of relief), solved on every ``coarse_step``-th pixel
     and interpolated (the curve varies smoothly across pixels). The DEM height along
     the curve is scanned over ``height_steps`` heights, the highest crossing
-    bracketed, then refined by bisection to 1 mm.
+    bracketed, then refined by bisection to 1 mm. ``window`` = (line0, line1, sample0,
+    sample1) restricts the work (and the output arrays) to lines [line0, line1) and
+    samples [sample0, sample1).
     """
     grid = geometry.grid
     h_lo = float(np.nanmin(dem.heights_m)) - 20.0
     h_hi = float(np.nanmax(dem.heights_m)) + 20.0
     nodes = 0.5 * (h_lo + h_hi) + 0.5 * (h_hi - h_lo) * np.cos(np.pi * (np.arange(4) + 0.5) / 4)
-    c_lines = np.arange(0, grid.lines + coarse_step - 1, coarse_step, dtype=np.float64)
-    c_samples = np.arange(0, grid.samples + coarse_step - 1, coarse_step, dtype=np.float64)
+    line0, line1, sample0, sample1 = window if window is not None else (0, grid.lines, 0, grid.samples)
+    n_lines, n_samples = line1 - line0, sample1 - sample0
+    c_lines = line0 + np.arange(0, n_lines + coarse_step - 1, coarse_step, dtype=np.float64)
+    c_samples = sample0 + np.arange(0, n_samples + coarse_step - 1, coarse_step, dtype=np.float64)
     cl, cs = np.meshgrid(c_lines, c_samples, indexing="ij")
     t = geometry.time_of_line(cl)
     r = grid.range_of_sample(cs)
@@ -308,7 +313,7 @@ def radar_to_ground(
         node_col.append((np.asarray(x) - x0) / dx - 0.5)
         node_row.append((np.asarray(y) - y0) / dy - 0.5)
     report(progress, 0.1, "radar->ground: curves solved on the coarse grid")
-    lat_out = np.full((grid.lines, grid.samples), np.nan)
+    lat_out = np.full((n_lines, n_samples), np.nan)
     lon_out = np.full_like(lat_out, np.nan)
     h_out = np.full_like(lat_out, np.nan)
     layover = np.zeros(lat_out.shape, dtype=bool)
@@ -316,10 +321,10 @@ def radar_to_ground(
     scan = np.linspace(h_hi, h_lo, height_steps)
 
     def solve_block(start: int) -> None:
-        stop = min(start + block_lines, grid.lines)
+        stop = min(start + block_lines, n_lines)
         rows, cols = np.meshgrid(
             np.arange(start, stop, dtype=np.float64) / coarse_step,
-            np.arange(grid.samples, dtype=np.float64) / coarse_step,
+            np.arange(n_samples, dtype=np.float64) / coarse_step,
             indexing="ij",
         )
         n_row = [_upsample(a, rows, cols).ravel() for a in node_row]
@@ -360,7 +365,7 @@ def radar_to_ground(
             out[block] = flat.reshape(rows.shape)
         layover[block] = (crossings > 1).reshape(rows.shape)
 
-    starts = list(range(0, grid.lines, block_lines))
+    starts = list(range(0, n_lines, block_lines))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         for done, _ in enumerate(pool.map(solve_block, starts), start=1):
             report(progress, 0.1 + 0.9 * done / len(starts), "radar->ground")

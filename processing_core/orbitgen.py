@@ -10,7 +10,7 @@ dynamics (J2 precession is negligible over a few minutes), not in the geometry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import fsolve
@@ -143,7 +143,7 @@ def _shift_cross_track(orbit: CircularOrbit, shift_m: float, target: np.ndarray)
         d = target - p[0]
         return np.array([(p[0] - wanted) @ away / 1e3, (v[0] @ d) / np.linalg.norm(v[0]) / 1e3])
 
-    sol = fsolve(residual, np.array([orbit.raan_rad, orbit.arg_latitude_rad]), xtol=1e-14)
+    sol = fsolve(residual, np.array([orbit.raan_rad, orbit.arg_latitude_rad]), xtol=1e-12)
     return CircularOrbit(orbit.radius_m, orbit.inclination_deg, float(sol[0]), float(sol[1]))
 
 
@@ -208,7 +208,7 @@ def synthetic_scene(
         lines=lines,
         samples=samples,
     )
-    return Scene(
+    scene = Scene(
         id=scene_id,
         platform=platform,
         sensor=sensor,
@@ -222,6 +222,23 @@ def synthetic_scene(
         orbit=svs,
         image=image or f"{scene_id}.tif",
     )
+    if not any(doppler_centroid_hz):
+        return scene
+    # A squinted scene sees the centre at its Doppler-centroid time and range: re-centre the grid.
+    from processing_core.geometry import RadarGeometry
+
+    # The Doppler depends on the sample index, which the range shift moves: iterate.
+    for _ in range(4):
+        rc = RadarGeometry(scene).geo2rdr_ecef(target[None, :])
+        d_lines = float(rc.line[0]) - 0.5 * (lines - 1)
+        d_samples = float(rc.sample[0]) - 0.5 * (samples - 1)
+        grid = replace(
+            scene.radar_grid,
+            first_line_time=add_seconds(scene.radar_grid.first_line_time, d_lines * line_time_interval_s),
+            slant_range_first_m=scene.radar_grid.slant_range_first_m + d_samples * slant_range_spacing_m,
+        )
+        scene = replace(scene, radar_grid=grid)
+    return scene
 
 
 def east_north_up(lat_deg: float, lon_deg: float) -> np.ndarray:
