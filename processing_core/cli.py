@@ -159,7 +159,8 @@ def _demo_run(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     print(
-        f"demo: {len(written)} files in {args.out}; open the .tif files in QGIS, start with amplitude_quicklook.png"
+        f"demo: stack in {args.out}/stack (scenes/, truth/, lookup/), overview figure {args.out}/overview.png; "
+        "the .tif files open in QGIS"
     )
     return 0
 

@@ -1,8 +1,9 @@
 """The README's main job on the bundled data (grows with the chain).
 
-Today: a PALSAR-1-like scene is imaged over the bundled real SRTM DEM of Big Tujunga
-(San Gabriel Mountains): orbit, sidecar, a DEM-simulated amplitude image as its raster,
-then the step-i lookup tables (DEM<->radar, incidence, layover/shadow) and quick-looks.
+Today: the ``baige-like`` stack (28 PALSAR-1 and PALSAR-2 scenes with a landslide moving
+about -60 m in LOS) is simulated over the bundled real SRTM DEM of Big Tujunga (San Gabriel
+Mountains), then the step-i lookup tables of its final master are computed (DEM<->radar,
+incidence, layover/shadow, simulated intensity), and an overview figure is drawn.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import numpy as np
 from osgeo import gdal
 
 from processing_core.lookup import write_lookup_tables
-from processing_core.orbitgen import synthetic_scene
 from processing_core.progress import ProgressCallback, report, scaled
-from processing_core.rasters import write_geotiff
-from processing_core.scene import write_scene
+from processing_core.simulate import get_scenario, simulate_stack
 
 gdal.UseExceptions()
 
@@ -44,42 +43,64 @@ def quicklook_png(src: Path, dst: Path, *, band: int = 1, percent: float = 99.0)
     return dst
 
 
+def _read(path: Path, band: int = 1) -> np.ndarray:
+    ds = gdal.Open(str(path))
+    return ds.GetRasterBand(band).ReadAsArray()
+
+
+def overview_figure(stack_dir: Path, master_id: str, first_id: str, dst: Path) -> Path | None:
+    """Four panels: a PALSAR-1 and the final-master amplitude, the DEM-simulated intensity of the
+    master, and the true LOS displacement at the last date. ``None`` without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    truth = gdal.Open(str(stack_dir / "truth" / "los.tif"))
+    last = truth.GetRasterBand(truth.RasterCount)
+    los = last.ReadAsArray()
+    panels = [
+        (_read(stack_dir / "scenes" / f"{first_id}.tif"), f"{first_id} amplitude", "gray"),
+        (_read(stack_dir / "scenes" / f"{master_id}.tif"), f"{master_id} amplitude (final master)", "gray"),
+        (_read(stack_dir / "lookup" / master_id / "simulated_intensity.tif"), "DEM-simulated intensity", "gray"),
+    ]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 6.5), constrained_layout=True)
+    for ax, (data, title, cmap) in zip(axes, panels):
+        ax.imshow(data, cmap=cmap, vmin=0, vmax=float(np.percentile(data, 98)), interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("range sample")
+    axes[0].set_ylabel("azimuth line")
+    limit = float(np.nanmax(np.abs(los))) or 1.0
+    im = axes[3].imshow(los, cmap="RdBu", vmin=-limit, vmax=limit, interpolation="nearest")
+    axes[3].set_title(f"true LOS displacement {last.GetMetadataItem('DATE')} (m)", fontsize=9)
+    fig.colorbar(im, ax=axes[3], shrink=0.8, label="LOS (m), negative = away from the sensor")
+    tmp = dst.with_name(f".{dst.stem}.partial.png")
+    fig.savefig(tmp, dpi=70)
+    plt.close(fig)
+    os.replace(tmp, dst)
+    return dst
+
+
 def run_demo(
     out_dir: str | os.PathLike[str],
     *,
     dem_path: str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[Path]:
-    """Run the demo into ``out_dir``; return the files written."""
+    """Run the demo into ``out_dir``; return the main files written."""
     out = Path(out_dir)
     dem = Path(dem_path) if dem_path is not None else DEFAULT_DEM
-    scenes = out / "scenes"
-    scenes.mkdir(parents=True, exist_ok=True)
-    scene = synthetic_scene(
-        scene_id="ALOS_20080115",
-        centre_lat_deg=34.32,
-        centre_lon_deg=-118.15,
-        centre_height_m=1000.0,
-        centre_time=np.datetime64("2008-01-15T06:12:00"),
-        lines=3000,
-        samples=1600,
-    )
-    sidecar = write_scene(scene, scenes / f"{scene.id}.json")
-    report(progress, 0.02, f"scene {scene.id} written")
-    lookup_dir = out / "lookup" / scene.id
-    written = [sidecar]
-    written += write_lookup_tables(sidecar, dem, lookup_dir, progress=scaled(progress, 0.02, 0.95))
-    # The simulated intensity is this scene's amplitude image until the simulator adds speckle.
-    intensity = gdal.Open(str(lookup_dir / "simulated_intensity.tif")).ReadAsArray()
-    written.append(
-        write_geotiff(
-            scenes / scene.image,
-            [np.sqrt(intensity)],
-            descriptions=["amplitude"],
-            metadata={"SCENE_ID": scene.id, "SOURCE": "DEM-simulated"},
-        )
-    )
-    written.append(quicklook_png(scenes / scene.image, out / "amplitude_quicklook.png"))
-    written.append(quicklook_png(lookup_dir / "dem_lut.tif", out / "local_incidence_quicklook.png", band=4))
+    stack_dir = out / "stack"
+    stack = simulate_stack(get_scenario("baige-like"), dem, stack_dir, seed=0, progress=scaled(progress, 0.0, 0.7))
+    master_id = str(stack.masters["final"])
+    master = stack.root / next(s.sidecar for s in stack.scenes if s.id == master_id)
+    written = [stack.path, stack_dir / "truth" / "truth.json"]
+    written += write_lookup_tables(master, dem, stack_dir / "lookup" / master_id, progress=scaled(progress, 0.7, 0.97))
+    written.append(quicklook_png(stack_dir / "scenes" / f"{master_id}.tif", out / "master_amplitude.png"))
+    figure = overview_figure(stack_dir, master_id, stack.scenes[0].id, out / "overview.png")
+    if figure is not None:
+        written.append(figure)
     report(progress, 1.0, "demo done")
     return written
