@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -132,15 +133,40 @@ def test_demo_runs_on_bundled_dem(tmp_path):
     result = cli("demo", "--out", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
     out = tmp_path / "demo"
-    sidecar = out / "scenes" / "ALOS_20080115.json"
-    geometry = RadarGeometry(scene_from_dict(__import__("json").loads(sidecar.read_text())))
-    amp = gdal.Open(str(out / "scenes" / "ALOS_20080115.tif"))
+    stack = json.loads((out / "stack" / "stack.json").read_text())
+    assert len(stack["scenes"]) == 28
+    master_id = stack["masters"]["final"]
+    sidecar = out / "stack" / next(s["sidecar"] for s in stack["scenes"] if s["id"] == master_id)
+    geometry = RadarGeometry(scene_from_dict(json.loads(sidecar.read_text())))
+    amp = gdal.Open(str(sidecar.with_suffix(".tif")))
     assert (amp.RasterYSize, amp.RasterXSize) == (geometry.grid.lines, geometry.grid.samples)
-    assert (out / "amplitude_quicklook.png").stat().st_size > 10000
-    # The scene centre, at the DEM height there, images onto the grid centre.
-    ground = gdal.Open(str(out / "lookup" / "ALOS_20080115" / "ground_lut.tif"))
-    lat = ground.GetRasterBand(1).ReadAsArray()
-    lon = ground.GetRasterBand(2).ReadAsArray()
+    assert (out / "overview.png").stat().st_size > 10000
+    # The master's radar->ground table sends its pixels back where geo2rdr puts them.
+    ground = gdal.Open(str(out / "stack" / "lookup" / master_id / "ground_lut.tif"))
+    lat, lon, h = (ground.GetRasterBand(i).ReadAsArray()[::97, ::53] for i in (1, 2, 3))
     assert np.isfinite(lat).mean() > 0.99
-    assert abs(lat[1500, 800] - 34.32) < 0.02
-    assert abs(lon[1500, 800] + 118.15) < 0.02
+    ok = np.isfinite(lat)
+    back = geometry.geo2rdr(lat[ok], lon[ok], h[ok])
+    lines, samples = np.meshgrid(
+        np.arange(0, geometry.grid.lines, 97), np.arange(0, geometry.grid.samples, 53), indexing="ij"
+    )
+    # The sidecar carries annotation errors of a few pixels, but ground LUT and geo2rdr share it.
+    assert np.abs(back.line - lines[ok]).max() < 1e-3
+    assert np.abs(back.sample - samples[ok]).max() < 1e-3
+    p2 = np.genfromtxt(
+        out / "stack" / "truth" / "P2.csv", delimiter=",", names=True, dtype=None, encoding=None
+    )
+    assert -64.0 < p2["los_m"][-1] < -58.0
+
+
+def test_simulate_command_and_its_errors(tmp_path):
+    result = cli("simulate", "--scenario", "small", "--out", str(tmp_path / "s"), "--seed", "5")
+    assert result.returncode == 0, result.stderr
+    assert "6 scenes" in result.stdout
+    assert (tmp_path / "s" / "truth" / "los.tif").exists()
+    bad = cli(
+        "simulate", "--scenario", "small", "--out", str(tmp_path / "t"), "--dem", str(tmp_path / "no.tif")
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith(f"error: {tmp_path / 'no.tif'}: cannot open DEM")
+    assert len(bad.stderr.strip().splitlines()) == 1
