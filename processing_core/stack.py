@@ -2,7 +2,26 @@
 
 ``STACK/stack.json`` lists the scenes (id, platform, date, sidecar path), the masters,
 the pairs, the run parameters and the provenance of every step that wrote to the stack.
-Scenes live in ``STACK/scenes/<id>.json`` plus their rasters.
+
+Folder layout (paths relative to the stack folder; every raster a tiled, compressed
+GeoTIFF with nodata and band descriptions, written atomically)::
+
+    stack.json                  this file's model (:class:`Stack`)
+    scenes/<id>.json, <id>.tif  imported or simulated scenes (sar-scene/1 sidecar + raster)
+    geometry/                   final master's step-i products: dem_lut.tif, ground_lut.tif,
+                                layover_shadow.tif, simulated_intensity.tif (see lookup.py)
+    rectified/<id>.tif          each scene's amplitude resampled into the final master's grid
+                                (float32, NaN outside coverage), <id>.json its QC report
+    offsets/<ref>__<sec>.tif    one offset field per pair on the offset grid (bands
+                                azimuth_px, range_px, snr, ncc, window_px, ...; metadata
+                                ROW0, COL0, STEP_PX give the master pixel of each grid node)
+    timeseries/los.tif,         SBAS displacement, one band per date (DYYYYMMDD, DATE=...),
+    timeseries/azimuth.tif      metres relative to the first date (DESIGN.md contract)
+    geocoded/*.tif              products in a map CRS
+    truth/                      ground truth (simulated stacks only)
+
+``pairs`` entries are objects with at least ``reference`` and ``secondary`` scene ids
+(reference earlier than secondary) plus ``days`` and ``bperp_m``.
 """
 
 from __future__ import annotations
