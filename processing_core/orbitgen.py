@@ -112,14 +112,19 @@ def orbit_looking_at(
             [vel[0] @ look / np.linalg.norm(vel[0]), sign * off_nadir - np.radians(off_nadir_deg)]
         )
 
-    # Seed: the node longitude that puts the orbit over the target, scanned coarsely.
+    north = enu_basis(lat_deg, lon_deg)[1]
+    northward = 1.0 if pass_direction == "ascending" else -1.0
+
+    # Seed: the node longitude that puts the orbit over the target, scanned coarsely; keep the
+    # first solution flying in the asked direction (the equations alone admit both passes).
     best = None
     for raan in np.radians(np.arange(0.0, 360.0, 10.0)):
         guess = np.array([raan, arg0])
         sol, info, ier, _ = fsolve(residual, guess, full_output=True, xtol=1e-13)
         if ier == 1 and np.max(np.abs(residual(sol))) < 1e-10:
-            best = sol
-            break
+            if northward * (make(sol).state(0.0)[1][0] @ north) > 0:
+                best = sol
+                break
     if best is None:
         raise ValueError(f"no orbit found looking at lat {lat_deg}, lon {lon_deg} at {off_nadir_deg} deg")
     orbit = make(best)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from processing_core.commands import Command
 from processing_core.progress import TextProgressBar
@@ -40,14 +41,31 @@ def _simulate_configure(p: argparse.ArgumentParser) -> None:
         default="egm96",
         help="vertical datum of the DEM heights",
     )
+    p.add_argument(
+        "--pass",
+        dest="pass_direction",
+        choices=("ascending", "descending"),
+        default=None,
+        help="orbit direction of all scenes (default: the scenario's, ascending)",
+    )
+    p.add_argument(
+        "--no-doppler",
+        action="store_true",
+        help="zero-Doppler PALSAR-1 scenes (default: squinted, as Level 1.1)",
+    )
 
 
 def _simulate_run(args: argparse.Namespace) -> int:
     from processing_core.demo import DEFAULT_DEM
     from processing_core.simulate import get_scenario, simulate_stack
 
+    scenario = get_scenario(args.scenario)
+    if args.pass_direction is not None:
+        scenario = replace(scenario, pass_direction=args.pass_direction)
+    if args.no_doppler:
+        scenario = replace(scenario, palsar1_doppler=False)
     stack = simulate_stack(
-        get_scenario(args.scenario),
+        scenario,
         args.dem or DEFAULT_DEM,
         args.out,
         seed=args.seed,

@@ -125,7 +125,7 @@ def place_landslide(
 
     Raises
     ------
-    ValueError
+    InputError
         When no slope of the DEM qualifies.
     """
     slope, aspect = slope_aspect(dem, smooth_m=0.12 * length_m)

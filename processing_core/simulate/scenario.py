@@ -36,6 +36,8 @@ class Scenario:
     """LOS rate periods at P2; the displacement is zero at the first acquisition."""
     palsar1_doppler: bool = True
     """Non-zero Doppler centroids for PALSAR-1 (as its Level 1.1 products)."""
+    pass_direction: str = "ascending"
+    """Orbit direction of every acquisition (right-looking): ``ascending`` or ``descending``."""
     timing_error_px: float = 1.5
     """Standard deviation of the annotated azimuth and range timing errors, pixels."""
     orbit_error_m: float = 2.0
@@ -46,6 +48,10 @@ class Scenario:
     """Decorrelation time of the speckle on the landslide, days."""
 
     def __post_init__(self) -> None:
+        if self.pass_direction not in ("ascending", "descending"):
+            raise ValueError(
+                f"pass_direction must be 'ascending' or 'descending', got {self.pass_direction!r}"
+            )
         if len(self.acquisitions) < 2:
             raise ValueError("a scenario needs at least two acquisitions")
         if min(self.extent_m) <= 2 * max(self.body_m) * 0.5:

@@ -13,7 +13,7 @@ import numpy as np
 from processing_core.baselines import baseline, select_masters
 from processing_core.dem import Dem, read_dem
 from processing_core.ellipsoid import enu_basis, geodetic_to_ecef
-from processing_core.errors import DemError
+from processing_core.errors import DemError, InputError
 from processing_core.geometry import RadarGeometry
 from processing_core.lookup import radar_to_ground
 from processing_core.orbitgen import synthetic_scene
@@ -55,12 +55,12 @@ def moisture_factor(date: np.datetime64) -> float:
     return 1.0 + 0.35 * float(np.exp(-(((doy - 215.0) / 40.0) ** 2)))
 
 
-def _away_azimuth(dem: Dem, spec: PlatformSpec) -> float:
+def _away_azimuth(dem: Dem, spec: PlatformSpec, pass_direction: str) -> float:
     """Horizontal azimuth (deg from north) of the look direction at the DEM centre."""
     lon, lat = dem.lonlat()
     la, lo = float(np.mean(lat)), float(np.mean(lon))
     scene = _true_scene(
-        spec, "probe", np.datetime64("2015-01-01"), la, lo, 0.0, (1000.0, 1000.0), 0.0, (0.0,)
+        spec, "probe", np.datetime64("2015-01-01"), la, lo, 0.0, (1000.0, 1000.0), 0.0, (0.0,), pass_direction
     )
     geom = RadarGeometry(scene)
     p = geodetic_to_ecef(la, lo, 0.0)
@@ -80,6 +80,7 @@ def _true_scene(
     extent_m: tuple[float, float],
     shift_m: float,
     doppler: tuple[float, ...],
+    pass_direction: str = "ascending",
 ) -> Scene:
     az, grd = _ground_spacings(spec)
     return synthetic_scene(
@@ -101,6 +102,7 @@ def _true_scene(
         state_vector_interval_s=spec.state_vector_interval_s,
         cross_track_shift_m=shift_m,
         altitude_m=spec.altitude_m,
+        pass_direction=pass_direction,
     )
 
 
@@ -157,7 +159,7 @@ def simulate_stack(
     half = 0.5 * max(scenario.extent_m) * 1.5 + 600.0
     landslide = place_landslide(
         dem_full,
-        away_azimuth_deg=_away_azimuth(dem_full, newest),
+        away_azimuth_deg=_away_azimuth(dem_full, newest, scenario.pass_direction),
         length_m=scenario.body_m[0],
         width_m=scenario.body_m[1],
         margin_m=half,
@@ -204,6 +206,7 @@ def simulate_stack(
             scenario.extent_m,
             shift,
             doppler,
+            scenario.pass_direction,
         )
         annotated, err = _annotate(true_scene, scenario, rng)
         acquisitions.append(_Acquisition(spec, date, true_scene, annotated))
@@ -217,8 +220,8 @@ def simulate_stack(
     look = _look_enu(master_geom, p2_lat, p2_lon, p2_h)
     projection = float(landslide.direction_enu() @ look)  # > 0: moving away from the sensor
     if projection < 0.2:
-        raise ValueError(
-            f"landslide motion {landslide.direction_enu()} is not away from the sensor (projection {projection:.2f})"
+        raise InputError(
+            f"{dem_path}: landslide motion {landslide.direction_enu()} is not away from the sensor (projection {projection:.2f})"
         )
     dates = np.array([a.date for a in acquisitions])
     # LOS = -(change of range) = -magnitude * projection at P2 follows the scenario's history.

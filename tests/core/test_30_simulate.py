@@ -28,8 +28,10 @@ def test_baige_like_dates_and_history():
     assert len(dates) == 28
     p1 = [np.datetime64(d) for s, d in scenario.acquisitions if s is PALSAR1_FBS]
     p2 = [np.datetime64(d) for s, d in scenario.acquisitions if s is PALSAR2_SM3]
-    assert np.datetime64("2007-01-01") <= min(p1) and max(p1) <= np.datetime64("2011-03-31")
-    assert np.datetime64("2014-10-01") <= min(p2) and max(p2) <= np.datetime64("2018-08-31")
+    assert np.datetime64("2007-01-01") <= min(p1)
+    assert max(p1) <= np.datetime64("2011-03-31")
+    assert np.datetime64("2014-10-01") <= min(p2)
+    assert max(p2) <= np.datetime64("2018-08-31")
     # On each platform's repeat cycle.
     assert all((d - p1[0]).astype(int) % 46 == 0 for d in p1)
     assert all((d - p2[0]).astype(int) % 14 == 0 for d in p2)
@@ -222,3 +224,27 @@ def test_same_seed_same_stack(small_stack, tmp_path):
     b = gdal.Open(str(tmp_path / "again" / "scenes" / f"{first.id}.tif")).ReadAsArray()
     assert np.array_equal(a, b)
     assert again.masters == stack.masters
+
+
+def test_descending_zero_doppler_variant(tmp_path):
+    from dataclasses import replace
+
+    scenario = replace(get_scenario("small"), pass_direction="descending", palsar1_doppler=False)
+    stack = simulate_stack(scenario, BIGTUJUNGA, tmp_path / "desc", seed=1)
+    for entry in stack.scenes:
+        scene = stack.scene(entry.id)
+        assert scene.pass_direction == "descending"
+        assert scene.is_zero_doppler
+        geometry = RadarGeometry(scene)
+        mid = geometry.time_of_line(0.5 * scene.radar_grid.lines)
+        state = geometry.orbit.interpolate(mid)
+        lat, lon, _ = geometry.rdr2geo(mid, scene.radar_grid.range_of_sample(0.0), 1000.0)
+        _, north, _ = enu_basis(lat, lon)
+        assert state.velocity_m_s @ north < -6000.0  # flying south
+    truth = json.loads((tmp_path / "desc" / "truth" / "truth.json").read_text())
+    # Right-looking from the east: the slope that moves away from the radar faces west.
+    assert 180.0 < truth["landslide"]["downslope_azimuth_deg"] < 360.0
+    p2 = np.genfromtxt(tmp_path / "desc" / "truth" / "P2.csv", delimiter=",", names=True)
+    assert p2["los_m"][-1] == pytest.approx(
+        scenario.los_at_p2_m(np.array([np.datetime64("2017-07-24")]))[0], abs=0.01
+    )
