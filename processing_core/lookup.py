@@ -435,7 +435,7 @@ def write_lookup_tables(
     Writes, in ``out_dir``: ``dem_lut.tif`` (DEM grid: line, sample, incidence,
     local incidence), ``layover_shadow.tif`` (DEM grid, uint8 bits 1 layover, 2 shadow,
     255 outside the scene), ``simulated_intensity.tif`` (radar grid) and, unless
-    ``ground_lut`` is false, ``ground_lut.tif`` (radar grid: lat, lon, height).
+    ``ground_lut`` is false, ``ground_lut.tif`` (radar grid: lat, lon, height, layover 0/1).
 
     Raises
     ------
@@ -489,8 +489,8 @@ def write_lookup_tables(
         written.append(
             write_geotiff(
                 out / "ground_lut.tif",
-                [ground.lat_deg, ground.lon_deg, ground.height_m],
-                descriptions=["lat_deg", "lon_deg", "height_m"],
+                [ground.lat_deg, ground.lon_deg, ground.height_m, ground.layover.astype(np.float64)],
+                descriptions=["lat_deg", "lon_deg", "height_m", "layover"],
                 metadata=common,
                 dtype=np.float64,
             )
