@@ -18,6 +18,7 @@ from processing_core.geometry import RadarGeometry
 from processing_core.lookup import radar_to_ground
 from processing_core.orbitgen import synthetic_scene
 from processing_core.progress import ProgressCallback, report
+from processing_core.radar_grids import azimuth_spacing_m
 from processing_core.rasters import write_geotiff
 from processing_core.scene import Scene, StateVector, write_scene
 from processing_core.simulate.imaging import evolve_scatterers, image_scene, make_terrain
@@ -290,18 +291,6 @@ def _look_enu(geom: RadarGeometry, lat: float, lon: float, h: float) -> np.ndarr
 def _band_meta(dates: list[np.datetime64]) -> tuple[list[str], list[dict[str, str]]]:
     names = ["D" + str(d).replace("-", "") for d in dates]
     return names, [{"DATE": str(d)} for d in dates]
-
-
-def azimuth_spacing_m(
-    geom: RadarGeometry, line: np.ndarray, sample: np.ndarray, height: np.ndarray
-) -> np.ndarray:
-    """Ground distance between lines line-0.5 and line+0.5 at a pixel and height, m."""
-    r = geom.grid.range_of_sample(sample)
-    dt = 0.5 * geom.grid.line_time_interval_s
-    t = geom.time_of_line(line)
-    _, _, a = geom.rdr2geo(t - dt, r, height)
-    _, _, b = geom.rdr2geo(t + dt, r, height)
-    return np.linalg.norm(b - a, axis=-1)
 
 
 class RadarDisplacement:
