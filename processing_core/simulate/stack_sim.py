@@ -329,8 +329,13 @@ def _write_truth(
     errors: dict[str, dict[str, object]],
     progress: ProgressCallback | None,
 ) -> None:
-    """truth/: ground ENU fields, LOS/azimuth in the final master's geometry, P1-P4 series."""
+    """truth/: ground ENU fields, LOS/azimuth in the final master's geometry, P1-P4 series, and
+    the true (error-free) sidecar of every scene in ``truth/scenes/``."""
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scenes").mkdir(exist_ok=True)
+    for acq in acquisitions:
+        true = replace(acq.true_scene, image=f"../../scenes/{acq.true_scene.image}")
+        write_scene(true, folder / "scenes" / f"{acq.true_scene.id}.json")
     dates = [a.date for a in acquisitions]
     names, band_meta = _band_meta(dates)
     direction = landslide.direction_enu()

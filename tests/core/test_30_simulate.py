@@ -248,3 +248,24 @@ def test_descending_zero_doppler_variant(tmp_path):
     assert p2["los_m"][-1] == pytest.approx(
         scenario.los_at_p2_m(np.array([np.datetime64("2017-07-24")]))[0], abs=0.01
     )
+
+
+def test_true_sidecars_differ_by_the_recorded_annotation_errors(small_stack):
+    out, stack = small_stack
+    truth = json.loads((out / "truth" / "truth.json").read_text())
+    for record in truth["scenes"]:
+        true = read_scene(out / "truth" / "scenes" / f"{record['id']}.json")
+        annotated = stack.scene(record["id"])
+        assert true.image_path == annotated.image_path
+        g_true, g_ann = true.radar_grid, annotated.radar_grid
+        d_lines = (
+            (g_ann.first_line_time - g_true.first_line_time)
+            / np.timedelta64(1, "ns")
+            * 1e-9
+            / g_true.line_time_interval_s
+        )
+        assert d_lines == pytest.approx(record["annotation_errors"]["azimuth_px"], abs=1e-4)
+        d_samples = (g_ann.slant_range_first_m - g_true.slant_range_first_m) / g_true.slant_range_spacing_m
+        assert d_samples == pytest.approx(record["annotation_errors"]["range_px"], abs=1e-6)
+        offset = np.subtract(annotated.orbit[0].position_m, true.orbit[0].position_m)
+        assert offset == pytest.approx(record["annotation_errors"]["orbit_m"], abs=1e-6)
