@@ -214,7 +214,8 @@ def simulate_intensity(
     corners += [(slice(1, None), slice(None, -1)), (slice(1, None), slice(1, None))]
     lq4 = [line[c][quad] for c in corners]
     sq4 = [sample[c][quad] for c in corners]
-    w = weight[:-1, :-1][quad]
+    # A facet scatters the mean of its four corners' sigma0 * area (as the simulator does).
+    w = (0.25 * (weight[:-1, :-1] + weight[:-1, 1:] + weight[1:, :-1] + weight[1:, 1:]))[quad]
     acc = np.zeros(lines * samples)
     # Sub-facets at most half a pixel apart, counted separately along DEM rows and columns.
     factor_a = factor_b = 1
