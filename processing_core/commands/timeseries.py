@@ -1,0 +1,73 @@
+"""Time-series commands: invert, geocode."""
+
+from __future__ import annotations
+
+import argparse
+
+from processing_core.commands import Command
+from processing_core.progress import TextProgressBar
+
+
+def _invert_configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stack", required=True, help="stack folder (stack.json, offsets/)")
+    p.add_argument(
+        "--weighted",
+        action="store_true",
+        help="weight each offset by 1/sigma^2 from its sigma_*_px band (default: equal weights, as the paper)",
+    )
+    p.add_argument(
+        "--robust", action="store_true", help="iteratively reweighted L1 fit that resists outlier pairs"
+    )
+    p.add_argument(
+        "--block-rows", type=int, default=None, help="grid rows per block (default: from --memory-mb)"
+    )
+    p.add_argument(
+        "--memory-mb", type=float, default=512.0, help="memory for one block of offsets (default 512)"
+    )
+    p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument(
+        "--force", action="store_true", help="recompute even when inputs and parameters are unchanged"
+    )
+
+
+def _invert_run(args: argparse.Namespace) -> int:
+    from processing_core.errors import InputError
+    from processing_core.timeseries import invert_stack
+
+    if args.block_rows is not None and args.block_rows < 1:
+        raise InputError(f"--block-rows must be >= 1, got {args.block_rows}")
+    summary = invert_stack(
+        args.stack,
+        weighted=args.weighted,
+        robust=args.robust,
+        block_rows=args.block_rows,
+        workers=args.workers,
+        force=args.force,
+        memory_mb=args.memory_mb,
+        progress=TextProgressBar("invert"),
+    )
+    if summary["skipped_run"]:
+        print(f"invert: up to date ({args.stack}/timeseries); --force recomputes")
+        return 0
+    grid = summary["grid"]
+    print(
+        f"invert: {len(summary['dates'])} dates, {len(summary['pairs_used'])} pairs "
+        f"({len(summary['pairs_skipped_no_offsets'])} without offsets), grid {grid['rows']}x{grid['cols']} "
+        f"(ROW0 {grid['row0']:g}, COL0 {grid['col0']:g}, STEP_PX {grid['step_px']:g})"
+    )
+    for comp in ("los", "azimuth"):
+        solved, connected = summary["nodes_solved"][comp], summary["nodes_connected"][comp]
+        print(f"  {comp}: {solved} nodes solved, {solved - connected} with a split network (minimum norm)")
+    for path in summary["outputs"]:
+        print(path)
+    return 0
+
+
+COMMANDS = {
+    "invert": Command(
+        "SBAS inversion of the pairs' offsets into LOS and azimuth time series, rates, residuals",
+        _invert_configure,
+        _invert_run,
+        60,
+    ),
+}
