@@ -53,6 +53,15 @@ from processing_core.stack import Stack, load_stack
 gdal.UseExceptions()
 
 COMPONENTS = ("los", "azimuth")
+_GDAL_TYPES = {
+    np.dtype(np.float32): gdal.GDT_Float32,
+    np.dtype(np.float64): gdal.GDT_Float64,
+    np.dtype(np.uint8): gdal.GDT_Byte,
+    np.dtype(np.int16): gdal.GDT_Int16,
+    np.dtype(np.uint16): gdal.GDT_UInt16,
+    np.dtype(np.int32): gdal.GDT_Int32,
+    np.dtype(np.uint32): gdal.GDT_UInt32,
+}
 _BANDS = {"los": ("range_px", "sigma_range_px"), "azimuth": ("azimuth_px", "sigma_azimuth_px")}
 _DAYS_PER_YEAR = 365.25
 
@@ -67,27 +76,34 @@ class BlockWriter:
         shape: tuple[int, int],
         descriptions: list[str],
         *,
-        dtype: type = np.float32,
-        nodata: float = np.nan,
+        dtype: type | np.dtype = np.float32,
+        nodata: float | None = np.nan,
         metadata: dict[str, str] | None = None,
         band_metadata: list[dict[str, str]] | None = None,
+        geotransform: tuple[float, ...] | None = None,
+        crs_wkt: str | None = None,
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-        gdal_type = {np.float32: gdal.GDT_Float32, np.int16: gdal.GDT_Int16}[dtype]
-        self.dtype = dtype
+        self.dtype = np.dtype(dtype)
+        gdal_type = _GDAL_TYPES[self.dtype]
         options = ["TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER", "BLOCKXSIZE=256", "BLOCKYSIZE=256"]
-        options.append("PREDICTOR=3" if dtype is np.float32 else "PREDICTOR=2")
+        options.append("PREDICTOR=3" if self.dtype.kind == "f" else "PREDICTOR=2")
         self.ds = gdal.GetDriverByName("GTiff").Create(
             str(self.tmp), shape[1], shape[0], len(descriptions), gdal_type, options
         )
+        if geotransform is not None:
+            self.ds.SetGeoTransform(tuple(geotransform))
+        if crs_wkt:
+            self.ds.SetProjection(crs_wkt)
         if metadata:
             self.ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
         for i, text in enumerate(descriptions):
             band = self.ds.GetRasterBand(i + 1)
             band.SetDescription(text)
-            band.SetNoDataValue(float(nodata))
+            if nodata is not None:
+                band.SetNoDataValue(float(nodata))
             if band_metadata is not None:
                 band.SetMetadata({str(k): str(v) for k, v in band_metadata[i].items()})
 

@@ -63,11 +63,58 @@ def _invert_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _geocode_configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stack", required=True, help="stack folder")
+    p.add_argument(
+        "--input",
+        nargs="+",
+        default=None,
+        help="radar-geometry rasters (full master grid, or ROW0/COL0/STEP_PX sub-grids); default: timeseries/*.tif",
+    )
+    p.add_argument("--epsg", type=int, default=None, help="target CRS (default: the DEM's CRS and spacing)")
+    p.add_argument(
+        "--resolution", type=float, default=None, help="cell size in the target CRS's units (with --epsg)"
+    )
+    p.add_argument(
+        "--resampling",
+        choices=("auto", "bilinear", "nearest"),
+        default="auto",
+        help="auto: nearest for integer rasters (counts, masks), bilinear otherwise",
+    )
+    p.add_argument("--lut", default=None, help="DEM lookup table (default: STACK/geometry/dem_lut.tif)")
+    p.add_argument("--out", default=None, help="output folder (default: STACK/geocoded)")
+
+
+def _geocode_run(args: argparse.Namespace) -> int:
+    from processing_core.geocode import geocode_stack
+
+    written = geocode_stack(
+        args.stack,
+        args.input,
+        lut=args.lut,
+        epsg=args.epsg,
+        resolution=args.resolution,
+        resampling=args.resampling,
+        out_dir=args.out,
+        progress=TextProgressBar("geocode"),
+    )
+    for path in written:
+        print(path)
+    print(f"geocode: {len(written)} rasters written")
+    return 0
+
+
 COMMANDS = {
     "invert": Command(
         "SBAS inversion of the pairs' offsets into LOS and azimuth time series, rates, residuals",
         _invert_configure,
         _invert_run,
         60,
+    ),
+    "geocode": Command(
+        "radar-geometry rasters to a map CRS through the DEM lookup table (bilinear / nearest)",
+        _geocode_configure,
+        _geocode_run,
+        70,
     ),
 }
