@@ -1,0 +1,162 @@
+"""The offset-tracking command: every pair of a stack, or one pair of rasters."""
+
+from __future__ import annotations
+
+import argparse
+
+from processing_core.commands import Command
+from processing_core.progress import TextProgressBar
+
+
+def _windows(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"windows must look like 64,96,128, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one window size")
+    return values
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    where = p.add_argument_group("input and output (either --stack, or --reference/--secondary/--out)")
+    where.add_argument(
+        "--stack",
+        help="stack folder: every pair of stack.json, rectified/<id>.tif -> offsets/<ref>__<sec>.tif",
+    )
+    where.add_argument("--reference", help="reference amplitude raster (band 1) of a single pair")
+    where.add_argument("--secondary", help="secondary amplitude raster (band 1), same size as the reference")
+    where.add_argument("--out", help="output offsets GeoTIFF of a single pair")
+    where.add_argument(
+        "--prior", help="offsets GeoTIFF of a coarser pass, searched around (single pair only)"
+    )
+    t = p.add_argument_group("tracking")
+    t.add_argument("--step-px", type=int, default=8, help="grid spacing in pixels (default 8)")
+    t.add_argument(
+        "--windows",
+        type=_windows,
+        default=(64, 96, 128),
+        help="chip sizes tried at every node (default 64,96,128)",
+    )
+    t.add_argument(
+        "--search-px", type=int, default=32, help="search radius in pixels around the prior (default 32)"
+    )
+    t.add_argument(
+        "--selection",
+        choices=("max_snr", "precision"),
+        default="max_snr",
+        help="keep the window of highest SNR (the paper's rule) or the smallest meeting --target-sigma-px",
+    )
+    t.add_argument(
+        "--target-sigma-px",
+        type=float,
+        default=0.05,
+        help="precision goal of --selection precision (default 0.05)",
+    )
+    t.add_argument(
+        "--prefilter",
+        choices=("none", "log", "db", "wallis", "highpass"),
+        default="none",
+        help="speckle pre-filter of both images (default none)",
+    )
+    t.add_argument(
+        "--prefilter-px", type=int, default=32, help="scale of the wallis/highpass pre-filters (default 32)"
+    )
+    t.add_argument(
+        "--oversampling",
+        type=float,
+        default=1.0,
+        help="pixels per speckle resolution cell, for the predicted std (default 1)",
+    )
+    q = p.add_argument_group("quality")
+    q.add_argument(
+        "--min-ncc", type=float, default=0.05, help="reject nodes with a lower peak NCC (default 0.05)"
+    )
+    q.add_argument("--min-snr", type=float, default=20.0, help="reject nodes with a lower SNR (default 20)")
+    q.add_argument(
+        "--outlier-size",
+        type=int,
+        default=5,
+        help="neighbourhood of the median/MAD filter in nodes, 0 = off (default 5)",
+    )
+    q.add_argument("--outlier-threshold", type=float, default=3.0, help="median/MAD threshold (default 3)")
+    q.add_argument(
+        "--outlier-floor-px", type=float, default=0.1, help="noise floor of the filter in px (default 0.1)"
+    )
+    q.add_argument(
+        "--min-valid-fraction",
+        type=float,
+        default=0.5,
+        help="least valid fraction of a chip with no-data pixels (default 0.5)",
+    )
+    r = p.add_argument_group("run")
+    r.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    r.add_argument(
+        "--memory-mb", type=float, default=1024.0, help="working memory target in MiB (default 1024)"
+    )
+    r.add_argument("--force", action="store_true", help="recompute pairs whose output is up to date")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from processing_core.errors import InputError
+    from processing_core.offsets import OffsetParameters, track_files, track_stack
+
+    single = [args.reference, args.secondary, args.out]
+    if args.stack and any(single):
+        raise InputError("give either --stack or --reference/--secondary/--out, not both")
+    if not args.stack and not all(single):
+        raise InputError("give --stack STACK, or all of --reference, --secondary and --out")
+    if args.stack and args.prior:
+        raise InputError("--prior applies to a single pair (--reference/--secondary/--out)")
+    try:
+        params = OffsetParameters(
+            step_px=args.step_px,
+            search_px=args.search_px,
+            windows_px=args.windows,
+            selection=args.selection,
+            target_sigma_px=args.target_sigma_px,
+            min_ncc=args.min_ncc,
+            min_snr=args.min_snr,
+            outlier_size=args.outlier_size,
+            outlier_threshold=args.outlier_threshold,
+            outlier_floor_px=args.outlier_floor_px,
+            prefilter=args.prefilter,
+            prefilter_px=args.prefilter_px,
+            oversampling=args.oversampling,
+            min_valid_fraction=args.min_valid_fraction,
+        )
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        if not args.memory_mb > 0:
+            raise ValueError(f"--memory-mb must be positive, got {args.memory_mb}")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    options = {"threads": args.threads, "memory_mb": args.memory_mb, "force": args.force}
+    if args.stack:
+        results = track_stack(args.stack, parameters=params, progress=TextProgressBar("offsets"), **options)
+        done = sum(not r.skipped for r in results)
+        for r in results:
+            print(f"{r.path}{' (up to date)' if r.skipped else ''}")
+        print(f"offsets: {done} pair(s) computed, {len(results) - done} up to date")
+        return 0
+    out = track_files(
+        args.reference,
+        args.secondary,
+        args.out,
+        parameters=params,
+        prior=args.prior,
+        progress=TextProgressBar("offsets"),
+        **options,
+    )
+    print(f"offsets: {out}")
+    return 0
+
+
+COMMANDS = {
+    "offsets": Command(
+        "offset tracking (NCC, windows 64-128 px, sub-pixel) of a stack's pairs or of two rasters",
+        _configure,
+        _run,
+        40,
+    ),
+}

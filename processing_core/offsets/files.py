@@ -1,0 +1,365 @@
+"""Offset tracking on rasters: block-wise reading, GeoTIFF output, JSON run record, stacks.
+
+Output of one pair (**contract**, DESIGN.md stack folder): a float32 GeoTIFF with the bands of
+:data:`processing_core.offsets.field.BANDS` (descriptions ``azimuth_px``, ``range_px``, ``snr``,
+``ncc``, ``window_px``, ``sigma_azimuth_px``, ``sigma_range_px``, ``flags``), NaN nodata, and
+metadata ``ROW0``, ``COL0``, ``STEP_PX`` (node (r, c) is reference pixel (ROW0 + r STEP_PX,
+COL0 + c STEP_PX), pixel i at i: the chip centre, half-integer for even windows), plus
+``OFFSET_PARAMETERS`` (JSON). Beside it ``<name>.json`` records the parameters, the inputs
+(size and modification time) and statistics; a rerun whose parameters and inputs match skips
+the pair.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from osgeo import gdal
+
+from processing_core import __version__
+from processing_core.errors import InputError
+from processing_core.offsets.engine import Prior, track_sources
+from processing_core.offsets.field import BANDS, OffsetField
+from processing_core.offsets.params import OffsetParameters
+from processing_core.progress import ProgressCallback, report, scaled
+from processing_core.rasters import write_geotiff
+from processing_core.stack import load_stack
+
+gdal.UseExceptions()
+
+FORMAT = "sar-offsets/1"
+
+
+class RasterSource:
+    """Band 1 of a GDAL raster read window by window (amplitude of complex data; nodata -> NaN)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(f"{self.path}: no such file")
+        try:
+            self.dataset = gdal.Open(str(self.path))
+        except RuntimeError as exc:
+            raise InputError(f"{self.path}: not a raster GDAL can read ({exc})") from None
+        band = self.dataset.GetRasterBand(1)
+        self.band = band
+        self.nodata = band.GetNoDataValue()
+        self.shape = (self.dataset.RasterYSize, self.dataset.RasterXSize)
+        self._lock = threading.Lock()
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        out = np.full((y1 - y0, x1 - x0), np.nan, dtype=np.float32)
+        h, w = self.shape
+        a0, a1, b0, b1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
+        if a0 < a1 and b0 < b1:
+            with self._lock:  # one GDAL dataset handle is not safe for concurrent reads
+                data = self.band.ReadAsArray(b0, a0, b1 - b0, a1 - a0)
+            if np.iscomplexobj(data):
+                data = np.abs(data)
+            data = data.astype(np.float32)
+            if self.nodata is not None and not np.isnan(self.nodata):
+                data[data == np.float32(self.nodata)] = np.nan
+            out[a0 - y0 : a1 - y0, b0 - x0 : b1 - x0] = data
+        return out
+
+
+def _signature(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _prior_signature(prior: Any) -> Any:
+    if prior is None:
+        return None
+    if isinstance(prior, (str, os.PathLike)):
+        return _signature(Path(prior))
+    digest = hashlib.sha1()
+    arrays = (
+        [prior.azimuth_px, prior.range_px, prior.rows, prior.cols]
+        if isinstance(prior, OffsetField)
+        else prior
+    )
+    for a in arrays:
+        digest.update(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes())
+    return {"sha1": digest.hexdigest()}
+
+
+def read_offsets(path: str | os.PathLike[str]) -> OffsetField:
+    """Read an offsets GeoTIFF written by :func:`track_files` back into an :class:`OffsetField`."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    try:
+        ds = gdal.Open(str(p))
+    except RuntimeError as exc:
+        raise InputError(f"{p}: not a raster GDAL can read ({exc})") from None
+    names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+    missing = [b for b in BANDS[:7] if b not in names]
+    if missing:
+        raise InputError(f"{p}: not an offsets raster (missing band(s) {', '.join(missing)})")
+    arrays = {
+        name: ds.GetRasterBand(names.index(name) + 1).ReadAsArray().astype(np.float32) for name in names
+    }
+    meta = ds.GetMetadata()
+    try:
+        row0, col0, step = float(meta["ROW0"]), float(meta["COL0"]), float(meta["STEP_PX"])
+    except (KeyError, ValueError):
+        raise InputError(f"{p}: metadata ROW0, COL0 and STEP_PX must be numbers") from None
+    params = None
+    if "OFFSET_PARAMETERS" in meta:
+        try:
+            params = OffsetParameters.from_dict(json.loads(meta["OFFSET_PARAMETERS"]))
+        except (ValueError, TypeError):
+            params = None
+    rows = row0 + step * np.arange(ds.RasterYSize)
+    cols = col0 + step * np.arange(ds.RasterXSize)
+    flags = arrays.get("flags")
+    flags = (
+        np.where(np.isfinite(arrays["azimuth_px"]), 0, 1).astype(np.uint8)
+        if flags is None
+        else np.nan_to_num(flags, nan=0).astype(np.uint8)
+    )
+    return OffsetField(
+        rows=rows, cols=cols, flags=flags, parameters=params, **{b: arrays[b] for b in BANDS[:7]}
+    )
+
+
+def _geotransform(src: RasterSource, field: OffsetField) -> tuple[tuple[float, ...] | None, str | None]:
+    """The offset grid's geotransform composed with the reference's, if it has one."""
+    gt = src.dataset.GetGeoTransform(can_return_null=True)
+    if gt is None:
+        return None, None
+    step = field.step_px
+    # Node (r, c) covers reference pixel-corner coordinates centred on (cols[c] + 0.5, rows[r] + 0.5).
+    px0 = field.cols[0] + 0.5 - step / 2.0
+    py0 = field.rows[0] + 0.5 - step / 2.0
+    out = (
+        gt[0] + px0 * gt[1] + py0 * gt[2],
+        step * gt[1],
+        step * gt[2],
+        gt[3] + px0 * gt[4] + py0 * gt[5],
+        step * gt[4],
+        step * gt[5],
+    )
+    return out, src.dataset.GetProjection() or None
+
+
+def _record(out: Path) -> Path:
+    return out.with_suffix(".json")
+
+
+def up_to_date(out: Path, params: OffsetParameters, inputs: list[Path], prior: Any = None) -> bool:
+    """True when ``out`` and its JSON record exist for these parameters, inputs and prior."""
+    record = _record(out)
+    if not (out.exists() and record.exists()):
+        return False
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return (
+        data.get("format") == FORMAT
+        and data.get("parameters") == params.to_dict()
+        and data.get("inputs") == [_signature(p) for p in inputs]
+        and data.get("prior") == _prior_signature(prior)
+    )
+
+
+def _parameters(parameters: OffsetParameters | None, options: dict[str, Any]) -> OffsetParameters:
+    if parameters is not None:
+        if options:
+            raise ValueError(f"give either parameters or options, not both ({', '.join(sorted(options))})")
+        return parameters
+    try:
+        return OffsetParameters(**options)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def track_files(
+    reference_tif: str | os.PathLike[str],
+    secondary_tif: str | os.PathLike[str],
+    out_tif: str | os.PathLike[str],
+    *,
+    parameters: OffsetParameters | None = None,
+    prior: Prior | str | os.PathLike[str] = None,
+    threads: int | None = None,
+    memory_mb: float = 1024.0,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> Path:
+    """Track ``secondary_tif`` against ``reference_tif`` (band 1 each) and write ``out_tif``.
+
+    Options are :class:`OffsetParameters` fields (``step_px``, ``search_px``, ``windows_px``,
+    ...) or one ``parameters`` object. ``prior`` may also be the path of an offsets GeoTIFF (a
+    coarser pass). The rasters are read tile by tile, so memory stays bounded. Returns
+    ``out_tif``; skips the work (unless ``force``) when its JSON record shows the same
+    parameters, inputs and prior.
+
+    Raises
+    ------
+    InputError
+        Naming the file, when an input is missing, unreadable or the two differ in size.
+    ValueError
+        On bad option values.
+    """
+    params = _parameters(parameters, options)
+    out = Path(out_tif)
+    ref_path, sec_path = Path(reference_tif), Path(secondary_tif)
+    ref, sec = RasterSource(ref_path), RasterSource(sec_path)
+    if ref.shape != sec.shape:
+        raise InputError(
+            f"{sec_path}: {sec.shape[0]} x {sec.shape[1]} pixels, but the reference {ref_path} has "
+            f"{ref.shape[0]} x {ref.shape[1]}"
+        )
+    prior_value = read_offsets(prior) if isinstance(prior, (str, os.PathLike)) else prior
+    if not force and up_to_date(out, params, [ref_path, sec_path], prior):
+        report(progress, 1.0, f"{out.name}: up to date")
+        return out
+    try:
+        field = track_sources(
+            ref, sec, params, prior=prior_value, threads=threads, memory_mb=memory_mb, progress=progress
+        )
+    except ValueError as exc:
+        if "fewer than the smallest window" in str(exc):
+            raise InputError(f"{ref_path}: {exc}") from None
+        raise
+    geotransform, crs = _geotransform(ref, field)
+    metadata = dict(field.metadata())
+    metadata.update(
+        {
+            "OFFSET_PARAMETERS": json.dumps(params.to_dict()),
+            "REFERENCE": ref_path.name,
+            "SECONDARY": sec_path.name,
+            "SOFTWARE": f"processing_core {__version__}",
+        }
+    )
+    units = ["px", "px", "1", "1", "px", "px", "px", "bits"]
+    write_geotiff(
+        out,
+        field.bands(),
+        descriptions=list(BANDS),
+        geotransform=geotransform,
+        crs_wkt=crs,
+        metadata=metadata,
+        band_metadata=[{"UNITS": u} for u in units],
+    )
+    valid = field.valid
+    stats: dict[str, Any] = field.flag_counts()
+    if valid.any():
+        stats["median_ncc"] = float(np.median(field.ncc[valid]))
+        stats["median_snr"] = float(np.median(field.snr[valid]))
+        stats["window_counts"] = {
+            str(w): int(np.count_nonzero(field.window_px[valid] == w)) for w in params.windows_px
+        }
+    record = {
+        "format": FORMAT,
+        "version": __version__,
+        "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "parameters": params.to_dict(),
+        "inputs": [_signature(ref_path), _signature(sec_path)],
+        "prior": _prior_signature(prior),
+        "grid": {
+            "row0": float(field.rows[0]),
+            "col0": float(field.cols[0]),
+            "step_px": params.step_px,
+            "rows": int(field.rows.size),
+            "cols": int(field.cols.size),
+        },
+        "statistics": stats,
+    }
+    path = _record(out)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return out
+
+
+@dataclass
+class PairResult:
+    """One pair of :func:`track_stack`."""
+
+    reference: str
+    secondary: str
+    path: Path
+    skipped: bool
+    """True when the output was up to date."""
+
+
+def track_stack(
+    stack_dir: str | os.PathLike[str],
+    *,
+    parameters: OffsetParameters | None = None,
+    threads: int | None = None,
+    memory_mb: float = 1024.0,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    **options: Any,
+) -> list[PairResult]:
+    """Offsets of every pair of ``STACK/stack.json``: ``rectified/<id>.tif`` to ``offsets/<ref>__<sec>.tif``.
+
+    Pairs whose output is up to date are skipped (resumable). Records the parameters and a
+    provenance entry in ``stack.json``.
+
+    Raises
+    ------
+    InputError
+        When the stack has no pairs, a pair entry is malformed, or a rectified scene is missing
+        (naming the file).
+    """
+    params = _parameters(parameters, options)
+    root = Path(stack_dir)
+    stack = load_stack(root)
+    if not stack.pairs:
+        raise InputError(f"{stack.path}: no pairs (run the pair selection first)")
+    jobs = []
+    for i, pair in enumerate(stack.pairs):
+        if not isinstance(pair, dict) or not pair.get("reference") or not pair.get("secondary"):
+            raise InputError(f"{stack.path}: pairs[{i}] needs 'reference' and 'secondary' scene ids")
+        ref_id, sec_id = str(pair["reference"]), str(pair["secondary"])
+        paths = [root / "rectified" / f"{ref_id}.tif", root / "rectified" / f"{sec_id}.tif"]
+        for path in paths:
+            if not path.exists():
+                raise InputError(
+                    f"{path}: rectified scene missing (pair {ref_id}__{sec_id}; run rectify first)"
+                )
+        jobs.append((ref_id, sec_id, paths, root / "offsets" / f"{ref_id}__{sec_id}.tif"))
+    results = []
+    for k, (ref_id, sec_id, (ref_path, sec_path), out) in enumerate(jobs):
+        sub = scaled(progress, k / len(jobs), (k + 1) / len(jobs))
+        skipped = not force and up_to_date(out, params, [ref_path, sec_path])
+        if skipped:
+            report(sub, 1.0, f"{out.name}: up to date")
+        else:
+            track_files(
+                ref_path,
+                sec_path,
+                out,
+                parameters=params,
+                threads=threads,
+                memory_mb=memory_mb,
+                force=True,
+                progress=sub,
+            )
+        results.append(PairResult(ref_id, sec_id, out, skipped))
+    stack = load_stack(root)  # reread: keep what other steps wrote meanwhile
+    stack.parameters["offsets"] = params.to_dict()
+    stack.record(
+        "offsets",
+        {
+            "parameters": params.to_dict(),
+            "pairs": len(results),
+            "computed": sum(not r.skipped for r in results),
+        },
+    )
+    stack.save()
+    return results
