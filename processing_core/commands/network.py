@@ -98,6 +98,6 @@ COMMANDS = {
         "select offset pairs (per-platform temporal bounds, bridging pairs), table and network plot",
         _pairs_configure,
         _pairs_run,
-        40,
+        35,
     ),
 }
