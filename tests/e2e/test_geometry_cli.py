@@ -170,3 +170,23 @@ def test_simulate_command_and_its_errors(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith(f"error: {tmp_path / 'no.tif'}: cannot open DEM")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_rectify_command_on_a_small_stack(tmp_path):
+    stack = tmp_path / "s"
+    assert cli("simulate", "--scenario", "small", "--out", str(stack), "--seed", "2").returncode == 0
+    result = cli("rectify", "--stack", str(stack), "--window-px", "96")
+    assert result.returncode == 0, result.stderr
+    scenes = json.loads((stack / "stack.json").read_text())["scenes"]
+    rectified = sorted(p.stem for p in (stack / "rectified").glob("*.tif"))
+    assert rectified == sorted(s["id"] for s in scenes)
+    master = gdal.Open(str(stack / "geometry" / "ground_lut.tif"))
+    for scene_id in rectified:
+        ds = gdal.Open(str(stack / "rectified" / f"{scene_id}.tif"))
+        assert (ds.RasterYSize, ds.RasterXSize) == (master.RasterYSize, master.RasterXSize)
+    bad = cli("rectify", "--stack", str(tmp_path / "nothing"))
+    assert bad.returncode == 2
+    assert (
+        bad.stderr.strip()
+        == f"error: {tmp_path / 'nothing' / 'stack.json'}: not a stack folder (no stack.json)"
+    )
