@@ -84,8 +84,14 @@ def robust_polyfit(
     landslide covering a minority of the tie points does not bias the fit.
     """
     a = np.column_stack([np.ones_like(x), x]) if design is None else design
-    w = np.ones_like(y)
-    coef = np.linalg.lstsq(a, y, rcond=None)[0]
+    # Start from the median, not from least squares: with a landslide in the scene a plain
+    # least-squares start can sit between the two populations and the MAD then locks onto few points.
+    r0 = y - np.median(y)
+    scale0 = max(1.4826 * np.median(np.abs(r0)), 1e-3)
+    u0 = r0 / (cutoff * scale0)
+    w = np.where(np.abs(u0) < 1.0, (1.0 - u0 * u0) ** 2, 0.0)
+    sw0 = np.sqrt(w)
+    coef = np.linalg.lstsq(a * sw0[:, None], y * sw0, rcond=None)[0]
     for _ in range(iterations):
         r = y - a @ coef
         scale = 1.4826 * np.median(np.abs(r - np.median(r)))

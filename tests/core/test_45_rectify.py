@@ -177,3 +177,21 @@ def test_landslide_offsets_survive_rectification(moving):
     # ~0.07 px, their difference to ~0.1 px. The cross-platform test above holds 0.1 px per scene.
     assert np.sqrt(np.mean(field.range_px[good] ** 2)) < 0.2
     assert np.sqrt(np.mean(field.azimuth_px[good] ** 2)) < 0.2
+
+
+def test_robust_fit_ignores_a_large_moving_minority():
+    """40 % of the tie points on a landslide moving 2-7 px: the fit keeps the stable 60 %."""
+    from processing_core.rectify.correction import fit_correction
+
+    rng = np.random.default_rng(2)
+    line = rng.uniform(0, 2000, 1000)
+    sample = rng.uniform(0, 800, 1000)
+    d_line = 0.7 + rng.normal(0, 0.03, 1000)
+    d_sample = -1.2 + rng.normal(0, 0.03, 1000)
+    moving = (line > 600) & (line < 1400)
+    d_line[moving] += rng.uniform(2, 7, moving.sum())
+    d_sample[moving] -= rng.uniform(2, 7, moving.sum())
+    c = fit_correction(line, sample, d_line, d_sample)
+    assert c.line.c0 == pytest.approx(0.7, abs=0.01)
+    assert c.sample.c0 == pytest.approx(-1.2, abs=0.01)
+    assert c.line.inliers > 0.9 * (~moving).sum()
