@@ -196,3 +196,16 @@ def test_bad_input_is_refused_clearly():
         sbas(dates, [(0, 1), (1, 2)], np.zeros((3, 4)))
     with pytest.raises(InputError, match="std must have shape"):
         sbas(dates, [(0, 1)], np.zeros((1, 4)), std=np.ones(3))
+
+
+def test_robust_mode_on_split_networks_keeps_the_minimum_norm_solution():
+    rng = np.random.default_rng(3)
+    dates = _dates(rng, 15)
+    pairs = _random_network(rng, 15, 0.4, split_at=6)
+    truth = np.cumsum(rng.normal(size=(15, 300)), axis=0)
+    obs = np.array([truth[j] - truth[i] for i, j in pairs])
+    obs[rng.random(obs.shape) < 0.2] = np.nan
+    plain = sbas(dates, pairs, obs)
+    robust = sbas(dates, pairs, obs, robust=True)
+    assert not plain.connected.any()
+    np.testing.assert_allclose(robust.displacement, plain.displacement, atol=1e-9)
