@@ -25,13 +25,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pyproj
 from osgeo import gdal
 
 from processing_core.baselines import select_masters
-from processing_core.dem import read_dem, require_coverage
+from processing_core.dem import Dem, read_dem, require_coverage
 from processing_core.errors import InputError
 from processing_core.geometry import RadarGeometry
-from processing_core.lookup import GroundLookup, scene_footprint, write_lookup_tables
+from processing_core.lookup import GroundLookup, dem_to_radar, scene_footprint, write_lookup_tables
 from processing_core.offsets import track
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rasters import write_geotiff
@@ -42,7 +43,7 @@ from processing_core.rectify.correction import (
     robust_polyfit,
 )
 from processing_core.rectify.transform import affine_jacobian, resample, slave_coordinates
-from processing_core.scene import Scene, write_scene
+from processing_core.scene import Scene, read_scene, write_scene
 from processing_core.stack import Stack, load_stack
 
 gdal.UseExceptions()
@@ -150,16 +151,54 @@ def refine_master(
     return corrected_scene(master, correction), correction
 
 
+class TerrainMask:
+    """Which master pixels' ground points a scene cannot see (layover or shadow in that scene).
+
+    The DEM is cropped to the master's footprint; every master pixel keeps the index of the DEM
+    cell under its ground point, so a scene's DEM-grid layover/shadow mask
+    (:func:`processing_core.lookup.dem_to_radar`) maps straight onto the master grid.
+    """
+
+    def __init__(self, dem: Dem, ground: GroundLookup, margin_cells: int = 8) -> None:
+        ok = np.isfinite(ground.lat_deg)
+        row = np.full(ground.lat_deg.shape, -1, dtype=np.intp)
+        col = np.full(ground.lat_deg.shape, -1, dtype=np.intp)
+        to_map = pyproj.Transformer.from_crs("EPSG:4326", dem.crs, always_xy=True)
+        x, y = to_map.transform(ground.lon_deg[ok], ground.lat_deg[ok])
+        x0, dx, _, y0, _, dy = dem.geotransform
+        row[ok] = np.rint((np.asarray(y) - y0) / dy - 0.5).astype(np.intp)
+        col[ok] = np.rint((np.asarray(x) - x0) / dx - 0.5).astype(np.intp)
+        r0 = max(int(row[ok].min()) - margin_cells, 0) if ok.any() else 0
+        c0 = max(int(col[ok].min()) - margin_cells, 0) if ok.any() else 0
+        r1 = int(row[ok].max()) + margin_cells + 1 if ok.any() else 1
+        c1 = int(col[ok].max()) + margin_cells + 1 if ok.any() else 1
+        self.dem = dem.crop(r0, r1, c0, c1)
+        self.row = np.where(ok, row - r0, -1)
+        self.col = np.where(ok, col - c0, -1)
+        self.valid = ok & (self.row >= 0) & (self.col >= 0)
+        self.valid &= (self.row < self.dem.shape[0]) & (self.col < self.dem.shape[1])
+
+    def hidden_in(self, geometry: RadarGeometry) -> np.ndarray:
+        """Boolean (master grid): the ground point is in layover or shadow as ``geometry`` sees it."""
+        mask = dem_to_radar(geometry, self.dem).mask
+        hidden = np.zeros(self.row.shape, dtype=bool)
+        hidden[self.valid] = mask[self.row[self.valid], self.col[self.valid]] > 0
+        return hidden
+
+
 def rectify_slave(
     slave: Scene,
     amplitude: np.ndarray,
     reference: np.ndarray,
     ground: GroundLookup,
     params: RectifyParameters,
+    terrain: TerrainMask | None = None,
 ) -> tuple[np.ndarray, Scene, dict]:
     """Steps ii-iii for one slave: resample into master geometry, refine its timing, repeat.
 
     Returns the rectified amplitude (master grid), the refined slave scene and a QC dict.
+    Pixels in layover in the master, or whose ground point lies in layover or shadow as the
+    slave sees it (``terrain``), are NaN.
     """
     lines, samples = ground.lat_deg.shape
     master_line, master_sample = np.meshgrid(
@@ -188,8 +227,13 @@ def rectify_slave(
     line_s, sample_s = slave_coordinates(ground, RadarGeometry(scene))
     rectified = resample(amplitude, line_s, sample_s, order=params.interpolation_order)
     rectified[ground.layover] = np.nan
+    if terrain is not None:
+        hidden = terrain.hidden_in(RadarGeometry(scene))
+        rectified[hidden] = np.nan
     qc = _residual_qc(reference, rectified, params)
     qc["refinements"] = history
+    if terrain is not None:
+        qc["layover_shadow_fraction"] = float(hidden.mean())
     return rectified, scene, qc
 
 
@@ -341,11 +385,14 @@ def rectify_stack(
             geometry_dir / "refinement.json", {"final_master": final_id, "step_i": correction.as_dict()}
         )
     ground = _read_ground(geometry_dir / "ground_lut.tif")
-    references = {final_id: master_amp.astype(np.float32)}
+    terrain = TerrainMask(dem, ground)
+    master_image = master_amp.astype(np.float32)
+    hidden = terrain.hidden_in(RadarGeometry(read_scene(refined_master_path))) | ground.layover
+    master_image[hidden] = np.nan
+    references = {final_id: master_image}
     if not (out / f"{final_id}.tif").exists():
-        _write_rectified(
-            out, final_id, master_amp.astype(np.float32), {"method": "improved", "reference": "itself"}
-        )
+        qc = {"method": "improved", "reference": "itself", "layover_shadow_fraction": float(hidden.mean())}
+        _write_rectified(out, final_id, master_image, qc)
     platform_masters = set(stack.masters.get("per_platform", {}).values())
 
     def one(scene_id: str) -> None:
@@ -356,7 +403,7 @@ def rectify_stack(
         if reference is None:
             reference = gdal.Open(str(out / f"{reference_id}.tif")).ReadAsArray()
         image, refined, qc = rectify_slave(
-            scenes[scene_id], read_amplitude(scenes[scene_id]), reference, ground, params
+            scenes[scene_id], read_amplitude(scenes[scene_id]), reference, ground, params, terrain
         )
         _write_refined(refined, refined_dir / f"{scene_id}.json")
         _write_rectified(out, scene_id, image, qc | {"method": "improved", "reference": reference_id})

@@ -101,6 +101,10 @@ def test_cross_platform_pair_is_aligned_after_rectification(still):
     qc = json.loads((root / "rectified" / f"{other}.json").read_text())
     assert qc["residual_sample_rms_px"] < 0.1
     assert qc["reference"] == master_id
+    # Ground the slave sees in layover or shadow (steep slopes of the real DEM) is masked, not smeared.
+    assert 0.0 < qc["layover_shadow_fraction"] < 0.3
+    rectified = _read(root / "rectified" / f"{other}.tif")
+    assert np.isnan(rectified).mean() >= qc["layover_shadow_fraction"]
 
 
 def test_traditional_errors_follow_the_topography(still):
