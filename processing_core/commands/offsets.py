@@ -84,6 +84,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
         "--outlier-floor-px", type=float, default=0.1, help="noise floor of the filter in px (default 0.1)"
     )
     q.add_argument(
+        "--window-agreement-px",
+        type=int,
+        default=1,
+        help="a window's integer peak must lie this close to another window's, 0 = off (default 1)",
+    )
+    q.add_argument(
         "--min-valid-fraction",
         type=float,
         default=0.5,
@@ -124,6 +130,7 @@ def _run(args: argparse.Namespace) -> int:
             prefilter_px=args.prefilter_px,
             oversampling=args.oversampling,
             min_valid_fraction=args.min_valid_fraction,
+            window_agreement_px=args.window_agreement_px,
         )
         if args.threads is not None and args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
