@@ -74,37 +74,84 @@ def fft_cost(ly: int, lx: int) -> float:
     return ly * lx * math.log2(max(ly * lx, 2))
 
 
-def block_cross_spectra(
-    ref: np.ndarray, sec: np.ndarray, b: int, p: int, q: int, ly: int, lx: int, workers: int
-) -> np.ndarray:
-    """Summed-area table of the cross-power spectra conj(F(block)) F(search region) of ``p x q`` blocks.
+def block_tables(
+    refs: list[np.ndarray],
+    secs: list[np.ndarray],
+    pairs: list[tuple[int, int]],
+    b: int,
+    p: int,
+    q: int,
+    ly: int,
+    lx: int,
+    workers: int,
+) -> list[np.ndarray]:
+    """Summed-area tables of block cross-power spectra conj(F(ref block)) F(sec search region).
 
-    ``ref`` is at least (p b, q b); ``sec`` at least ((p-1) b + ly, (q-1) b + lx). Returns
-    complex64 (p + 1, q + 1, ly, lx//2 + 1) whose entry (i, j) is the sum of the spectra of the
-    blocks above and left of block (i, j): the spectrum of blocks [i0, i1) x [j0, j1) is
-    t[i1, j1] - t[i0, j1] - t[i1, j0] + t[i0, j0].
+    For every (i, j) of ``pairs``, the cross-power spectra of the ``p x q`` blocks of side ``b``
+    of ``refs[i]`` (each at least (p b, q b)) with their search regions in ``secs[j]`` (each at
+    least ((p-1) b + ly, (q-1) b + lx)), complex64 (p + 1, q + 1, ly, lx//2 + 1): entry (i, j)
+    is the sum over the blocks above and left of block (i, j), so the spectrum of blocks
+    [i0, i1) x [j0, j1) is t[i1, j1] - t[i0, j1] - t[i1, j0] + t[i0, j0].
     """
-    out = np.zeros((p + 1, q + 1, ly, lx // 2 + 1), dtype=np.complex64)
-    blocks = ref[: p * b, : q * b].reshape(p, b, q, b).transpose(0, 2, 1, 3)
-    sec = np.ascontiguousarray(sec)
-    s0, s1 = sec.strides
+    tables = [np.zeros((p + 1, q + 1, ly, lx // 2 + 1), dtype=np.complex64) for _ in pairs]
+    blocks = [a[: p * b, : q * b].reshape(p, b, q, b).transpose(0, 2, 1, 3) for a in refs]
+    secs = [np.ascontiguousarray(a) for a in secs]
     chunk = max(1, int(2_000_000 // max(1, q * ly * lx)))
     for start in range(0, p, chunk):
         stop = min(p, start + chunk)
-        # Zero-padded blocks: transform the b non-zero rows along x, then the columns along y.
-        fr = sfft.rfft(blocks[start:stop], n=lx, axis=-1, workers=workers)
-        fr = sfft.fft(fr, n=ly, axis=-2, workers=workers, overwrite_x=True)
-        regions = as_strided(
-            sec[start * b :],
-            shape=(stop - start, q, ly, lx),
-            strides=(b * s0, b * s1, s0, s1),
-            writeable=False,
-        )
-        fs = sfft.rfft2(regions, workers=workers)
-        np.multiply(np.conj(fr), fs, out=out[start + 1 : stop + 1, 1:])
-    np.cumsum(out, axis=0, out=out)
-    np.cumsum(out, axis=1, out=out)
-    return out
+        fr = []
+        for blk in blocks:
+            # Zero-padded blocks: transform the b non-zero rows along x, then the columns along y.
+            f = sfft.rfft(blk[start:stop], n=lx, axis=-1, workers=workers)
+            fr.append(np.conj(sfft.fft(f, n=ly, axis=-2, workers=workers, overwrite_x=True)))
+        fs = []
+        for sec in secs:
+            s0, s1 = sec.strides
+            regions = as_strided(
+                sec[start * b :],
+                shape=(stop - start, q, ly, lx),
+                strides=(b * s0, b * s1, s0, s1),
+                writeable=False,
+            )
+            fs.append(sfft.rfft2(regions, workers=workers))
+        for table, (i, j) in zip(tables, pairs):
+            np.multiply(fr[i], fs[j], out=table[start + 1 : stop + 1, 1:])
+    for table in tables:
+        np.cumsum(table, axis=0, out=table)
+        np.cumsum(table, axis=1, out=table)
+    return tables
+
+
+MASKED_PAIRS = [(0, 0), (0, 2), (1, 2), (2, 0), (2, 1), (2, 2)]
+"""(reference, secondary) factors of the masked NCC's six correlations, from (R, R^2, M1) and
+(S, S^2, M2): sum R S', sum R M2', sum R^2 M2', sum M1 S', sum M1 S'^2, sum M1 M2'."""
+
+
+def masked_ncc(
+    rs: np.ndarray,
+    sum_r: np.ndarray,
+    sum_r2: np.ndarray,
+    sum_s: np.ndarray,
+    sum_s2: np.ndarray,
+    count: np.ndarray,
+    min_count: float,
+) -> np.ndarray:
+    """Masked NCC (Padfield 2012) from the six correlations over the valid overlap; float32, NaN
+    where fewer than ``min_count`` pixels overlap or a chip is flat there."""
+    rs, sum_r, sum_r2, sum_s, sum_s2 = (
+        np.asarray(a, dtype=np.float64) for a in (rs, sum_r, sum_r2, sum_s, sum_s2)
+    )
+    count = np.rint(count)
+    ok = count >= max(min_count, 2.0)
+    cnt = np.where(ok, count, 1.0)
+    var_r = sum_r2 - sum_r * sum_r / cnt
+    var_s = sum_s2 - sum_s * sum_s / cnt
+    den = var_r * var_s
+    ok &= den > 1e-10 * np.maximum(np.abs(sum_r2 * sum_s2), 1e-30)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        out = (rs - sum_r * sum_s / cnt) / np.sqrt(np.where(ok, den, 1.0))
+    out[~ok] = np.nan
+    return out.astype(np.float32)
 
 
 def window_spectra(
@@ -236,18 +283,12 @@ def chip_ncc(
     mr = ref_valid.astype(np.float64)
     ms = sec_valid.astype(np.float64)
     fmr, fms = fwd(mr), fwd(ms)
-    count = np.rint(corr(fmr, fms))
-    sum_r = corr(fr, fms)
-    sum_r2 = corr(fwd(r * r), fms)
-    sum_s = corr(fmr, fs)
-    sum_s2 = corr(fmr, fwd(s * s))
-    ok = count >= max(min_count, 2.0)
-    cnt = np.where(ok, count, 1.0)
-    var_r = sum_r2 - sum_r * sum_r / cnt
-    var_s = sum_s2 - sum_s * sum_s / cnt
-    den = var_r * var_s
-    ok &= den > 1e-10 * np.maximum(np.abs(sum_r2 * sum_s2), 1e-300)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (rs - sum_r * sum_s / cnt) / np.sqrt(np.where(ok, den, 1.0))
-    out[~ok] = np.nan
-    return out.astype(np.float32)
+    return masked_ncc(
+        rs,
+        corr(fr, fms),
+        corr(fwd(r * r), fms),
+        corr(fmr, fs),
+        corr(fmr, fwd(s * s)),
+        corr(fmr, fms),
+        min_count,
+    )

@@ -101,8 +101,8 @@ def _prepare(raw: np.ndarray, y0: int, x0: int, shape: tuple[int, int]):
 def _mask_shifts(ctx: Context, surfaces: np.ndarray, ii, jj, cy, cx, half: int, w: int) -> None:
     """Set NaN where the secondary window overlaps the image by less than min_valid_fraction.
 
-    Outside the image the secondary is its tile mean (0 after mean removal), so a partly
-    outside window is scored on its overlap, which can only lower its NCC.
+    Partly outside windows are scored on their overlap with the image (every engine sums over
+    the overlap only: exact border sums in the blocks engine, masks in the masked NCC).
     """
     size = 2 * half + 1
     h, w_img = ctx.reference.shape
@@ -171,9 +171,6 @@ def process_tile(ctx: Context, ia: int, ib: int, ja: int, jb: int) -> dict[str, 
     )
     nd_ref_table = ncc.summed_area(ref_nodata)
     nd_sec_table = ncc.summed_area(sec_nodata)
-    if use_blocks:
-        spectra = ncc.block_cross_spectra(ref, sec, b, pb, qb, ly, lx, ctx.fft_workers)
-        tables = [ncc.summed_area(a) for a in (ref, ref * ref, sec, sec * sec)]
 
     n_win = len(windows)
     shape3 = (n_r, n_c, n_win)
@@ -195,7 +192,8 @@ def process_tile(ctx: Context, ia: int, ib: int, ja: int, jb: int) -> dict[str, 
         for key, value in out.items():
             res[key][ii, jj, wi] = value
 
-    for wi, w in enumerate(windows):
+    avail_list, dirty_list = [], []
+    for w in windows:
         off = w_max // 2 - w // 2
         avail = ((rpx - w // 2 >= 0) & (rpx - w // 2 + w <= h_img))[:, None] & (
             (cpx - w // 2 >= 0) & (cpx - w // 2 + w <= w_img)
@@ -207,29 +205,36 @@ def process_tile(ctx: Context, ia: int, ib: int, ja: int, jb: int) -> dict[str, 
         dirty = avail & ((nd_ref > 0) | (nd_sec > 0))
         # Chips with too little valid data are not evaluated at all.
         avail &= nd_ref <= (1.0 - p.min_valid_fraction) * w * w
-        dirty &= avail
-        if use_blocks:
+        avail_list.append(avail)
+        dirty_list.append(dirty & avail)
+    n_dirty = sum(int(d.sum()) for d in dirty_list)
+    n_avail = sum(int(a.sum()) for a in avail_list)
+    # Many chips touching no-data (layover/shadow holes): masked NCC in the blocks engine for all.
+    masked_blocks = use_blocks and n_dirty > 0.2 * max(n_avail, 1)
+    geometry = (b, ly, lx, m_y, m_x, oy, ox, size, pb, qb, (ia, ja, lo_y, lo_x)) if use_blocks else None
+    if masked_blocks:
+        _masked_blocks(ctx, (ref, ref_valid, sec, sec_valid), geometry, avail_list, store)
+    elif use_blocks:
+        spectra = ncc.block_tables([ref], [sec], [(0, 0)], b, pb, qb, ly, lx, ctx.fft_workers)[0]
+        tables = [ncc.summed_area(a) for a in (ref, ref * ref, sec, sec * sec)]
+        for wi, w in enumerate(windows):
+            off = w_max // 2 - w // 2
             _blocks_window(
-                ctx,
-                spectra,
-                tables,
-                wi,
-                w,
-                off,
-                b,
-                ly,
-                lx,
-                m_y,
-                m_x,
-                oy,
-                ox,
-                size,
-                avail & ~dirty,
-                store,
+                ctx, spectra, tables, wi, w, off, geometry, avail_list[wi] & ~dirty_list[wi], store
             )
-            chip_nodes = dirty
-        else:
-            chip_nodes = avail
+        del spectra
+    for wi, w in enumerate(windows):
+        if masked_blocks:
+            continue
+        off = w_max // 2 - w // 2
+        dirty = dirty_list[wi]
+        chip_nodes = dirty if use_blocks else avail_list[wi]
+        if not use_blocks:
+            # Search regions leaving the image: the masked NCC sums over the overlap exactly.
+            ry0 = (rpx - w // 2)[:, None] + cy - half
+            rx0 = (cpx - w // 2)[None, :] + cx - half
+            region = w + size - 1
+            dirty = dirty | (ry0 < 0) | (ry0 + region > h_img) | (rx0 < 0) | (rx0 + region > w_img)
         ii, jj = np.nonzero(chip_nodes)
         region = w + size - 1
         batch = max(1, BATCH_VALUES // (region * region * 4))
@@ -270,10 +275,81 @@ def process_tile(ctx: Context, ia: int, ib: int, ja: int, jb: int) -> dict[str, 
     return _finish(ctx, res, cy, cx)
 
 
-def _blocks_window(
-    ctx, spectra, tables, wi, w, off, b, ly, lx, m_y, m_x, oy, ox, size, wanted, store
-) -> None:
+def _extract(values, wanted_b, uniform: bool, oy, ox, i0: int, size: int):
+    """The wanted nodes' own (size x size) surfaces from a batch of common-range NCC surfaces."""
+    rows, n_c = wanted_b.shape
+    if uniform and wanted_b.all():
+        ii, jj = (a.ravel() for a in np.meshgrid(np.arange(rows), np.arange(n_c), indexing="ij"))
+        return ii, jj, values.reshape(-1, size, size)
+    ii, jj = np.nonzero(wanted_b)
+    if uniform:
+        return ii, jj, values[ii, jj]
+    ky = oy[i0 + ii, jj][:, None] + np.arange(size)[None, :]
+    kx = ox[i0 + ii, jj][:, None] + np.arange(size)[None, :]
+    return ii, jj, values[ii[:, None, None], jj[:, None, None], ky[:, :, None], kx[:, None, :]]
+
+
+def _masked_blocks(ctx: Context, data, geometry, wanted_list, store) -> None:
+    """Masked NCC surfaces of every wanted node and window from the six block tables, in bands of
+    node rows whose tables fit the memory budget."""
+    ref, ref_valid, sec, sec_valid = data
+    b, ly, lx, m_y, m_x, oy, ox, size, pb, qb, _ = geometry
+    p = ctx.params
+    step, w_max = p.step_px, p.windows_px[-1]
+    stride = step // b
+    n_r, n_c = wanted_list[0].shape
+    refs = [ref, ref * ref, ref_valid.astype(np.float32)]
+    secs = [sec, sec * sec, sec_valid.astype(np.float32)]
+    per_block_row = len(ncc.MASKED_PAIRS) * (qb + 1) * ly * (lx // 2 + 1) * 8
+    k_max = w_max // b
+    band_blocks = max(k_max + stride, int(ctx.memory_bytes // per_block_row))
+    band = max(1, (band_blocks - k_max) // stride + 1)
+    wanted_rows = np.any([w.any(axis=1) for w in wanted_list], axis=0)
+    uniform = m_y == size and m_x == size
+    nb = max(1, BATCH_VALUES // (4 * n_c * m_y * m_x))
+    for i0 in range(0, n_r, band):
+        i1 = min(n_r, i0 + band)
+        if not wanted_rows[i0:i1].any():
+            continue
+        blocks = -(-((i1 - 1 - i0) * step + w_max) // b)
+        r0 = i0 * step
+        tables = ncc.block_tables(
+            [a[r0 : r0 + blocks * b] for a in refs],
+            [a[r0 : r0 + (blocks - 1) * b + ly] for a in secs],
+            ncc.MASKED_PAIRS,
+            b,
+            blocks,
+            qb,
+            ly,
+            lx,
+            ctx.fft_workers,
+        )
+        for wi, w in enumerate(p.windows_px):
+            off, k = w_max // 2 - w // 2, w // b
+            for j0 in range(i0, i1, nb):
+                j1 = min(i1, j0 + nb)
+                wanted_b = wanted_list[wi][j0:j1]
+                if not wanted_b.any():
+                    continue
+                p0 = ((j0 - i0) * step + off) // b
+                sums = [
+                    sfft.irfft2(
+                        ncc.window_spectra(t, p0, off // b, stride, j1 - j0, n_c, k),
+                        s=(ly, lx),
+                        workers=ctx.fft_workers,
+                    )[..., :m_y, :m_x]
+                    for t in tables
+                ]
+                values = ncc.masked_ncc(*sums, p.min_valid_fraction * w * w)
+                ii, jj, surfaces = _extract(values, wanted_b, uniform, oy, ox, j0, size)
+                store(wi, ii + j0, jj, surfaces, w)
+        del tables
+
+
+def _blocks_window(ctx, spectra, tables, wi, w, off, geometry, wanted, store) -> None:
     """Surfaces of window ``w`` for the ``wanted`` nodes of a tile from cumulated block spectra."""
+    b, ly, lx, m_y, m_x, oy, ox, size, _, _, (ia, ja, lo_sy, lo_sx) = geometry
+    h_img, w_img = ctx.reference.shape
     step = ctx.params.step_px
     n_r, n_c = wanted.shape
     k = w // b
@@ -299,23 +375,64 @@ def _blocks_window(
         var_r = sum_r2 - sum_r * sum_r / (w * w)
         with np.errstate(invalid="ignore", divide="ignore"):
             inv_r = np.where(var_r > 1e-10 * np.abs(sum_r2), 1.0 / np.sqrt(var_r), np.nan).astype(np.float32)
+        # Shifts whose secondary window leaves the image: exact sums over the overlap (S is 0
+        # outside), recomputed for those shifts of the nodes near the image border only.
+        lo_y, hi_y = ncc.overlap(ctx.row_px[ia + i0 : ia + i1] - w // 2, np.full(rows, lo_sy), m_y, w, h_img)
+        lo_x, hi_x = ncc.overlap(ctx.col_px[ja : ja + n_c] - w // 2, np.full(n_c, lo_sx), m_x, w, w_img)
         view = (y_top, off, step, rows, n_c, m_y, m_x)
-        values = ncc.correlation_to_ncc(
-            corr, sum_r.astype(np.float32), inv_r, ncc.grid_view(mean_s, *view), ncc.grid_view(inv_s, *view)
-        )
-        wanted_b = wanted[i0:i1]
-        if uniform and wanted_b.all():
-            surfaces = values.reshape(-1, size, size)
-            ii, jj = (a.ravel() for a in np.meshgrid(np.arange(rows), np.arange(n_c), indexing="ij"))
-        else:
-            ii, jj = np.nonzero(wanted_b)
-            if uniform:
-                surfaces = values[ii, jj]
-            else:
-                ky = oy[i0 + ii, jj][:, None] + np.arange(size)[None, :]
-                kx = ox[i0 + ii, jj][:, None] + np.arange(size)[None, :]
-                surfaces = values[ii[:, None, None], jj[:, None, None], ky[:, :, None], kx[:, None, :]]
+        mean_v, inv_v = ncc.grid_view(mean_s, *view), ncc.grid_view(inv_s, *view)
+        stats = (t_r, t_r2, mean_v, inv_v)
+        fixes = _border_sums(corr, wanted[i0:i1], (lo_y, hi_y, lo_x, hi_x), stats, y_top, off, step, w)
+        values = ncc.correlation_to_ncc(corr, sum_r.astype(np.float32), inv_r, mean_v, inv_v)
+        for index, value in fixes:
+            values[index] = value
+        ii, jj, surfaces = _extract(values, wanted[i0:i1], uniform, oy, ox, i0, size)
         store(wi, ii + i0, jj, surfaces, w)
+
+
+def _border_sums(corr, wanted, bounds, sats, y_top: int, off: int, step: int, w: int) -> list:
+    """Exact NCC at the shifts of a batch whose secondary window is cut by the image border.
+
+    ``sats`` = (summed-area tables of R and R^2, views of the secondary's window-mean and
+    inverse-deviation maps, whose sums are exact there because S is 0 outside the image).
+
+    ``bounds`` = (lo_y, hi_y) (node rows, shifts) and (lo_x, hi_x) (node columns, shifts): the
+    chip rows/columns that stay in the image at each shift. Returns (index, values) pairs to
+    assign into the batch's NCC array once it is normalised.
+    """
+    lo_y, hi_y, lo_x, hi_x = bounds
+    t_r, t_r2, mean_v, inv_v = sats
+    n_full = float(w * w)
+    cut_y = (lo_y > 0) | (hi_y < w)
+    cut_x = (lo_x > 0) | (hi_x < w)
+    fixes = []
+
+    def exact(ii: np.ndarray, jj: np.ndarray, ky: np.ndarray, kx: np.ndarray):
+        ty = (ii * step + y_top)[:, None, None]
+        tx = (jj * step + off)[:, None, None]
+        ya, yb = ty + lo_y[ii][:, ky][:, :, None], ty + hi_y[ii][:, ky][:, :, None]
+        xa, xb = tx + lo_x[jj][:, kx][:, None, :], tx + hi_x[jj][:, kx][:, None, :]
+        n_pix = np.maximum((yb - ya) * (xb - xa), 1).astype(np.float64)
+        s_r = t_r[yb, xb] - t_r[ya, xb] - t_r[yb, xa] + t_r[ya, xa]
+        s_r2 = t_r2[yb, xb] - t_r2[ya, xb] - t_r2[yb, xa] + t_r2[ya, xa]
+        index = (ii[:, None, None], jj[:, None, None], ky[None, :, None], kx[None, None, :])
+        raw = corr[index].astype(np.float64)
+        # The secondary's window sums are exact already (0 outside): undo the maps' scaling.
+        s_s = mean_v[index].astype(np.float64) * n_full
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_s2 = 1.0 / inv_v[index].astype(np.float64) ** 2 + s_s * s_s / n_full
+        value = ncc.normalise(raw, s_r, s_r2, s_s, s_s2, n_pix)
+        fixes.append((index, value))
+
+    for j in np.nonzero(cut_x.any(axis=1))[0]:
+        ii = np.nonzero(wanted[:, j])[0]
+        if ii.size:
+            exact(ii, np.full(ii.size, j), np.arange(lo_y.shape[1]), np.nonzero(cut_x[j])[0])
+    for i in np.nonzero(cut_y.any(axis=1))[0]:
+        jj = np.nonzero(wanted[i])[0]
+        if jj.size:
+            exact(np.full(jj.size, i), jj, np.nonzero(cut_y[i])[0], np.arange(lo_x.shape[1]))
+    return fixes
 
 
 def ncc_batch_rows(n_c: int, m_y: int, m_x: int) -> int:
