@@ -1,0 +1,305 @@
+"""The run report: ``STACK/report/report.html`` with its PNG figures, readable without QGIS.
+
+Sections: the pair network, rectification QC per scene, mean rate maps per platform period (LOS
+and azimuth, like the paper's Figure 2), time series of the named points (Figure 3), the creep
+stages of the most active point (Figure S7b), traditional versus improved co-registration of one
+cross-platform pair (Figure 1), and a table of the figures the paper reports for Baige next to
+this run's (and the truth's, for a simulated stack).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal
+
+from processing_core.progress import ProgressCallback, report
+from processing_core.radar_grids import SubGrid
+from processing_core.stack import load_stack
+
+gdal.UseExceptions()
+
+# Liu et al. (2020), section 4-5: what the paper reports for Baige (LOS, azimuth in the paper's
+# sign: azimuth positive opposite to the flight direction).
+PAPER = {
+    "los_p2_m": -60.2,
+    "azimuth_p2_m": 12.6,
+    "los_p4_m": -38.8,
+    "azimuth_p4_m": 2.5,
+    "onset": "2015-07-27",
+    "figure1_los_m": -22.0,
+    "figure1_azimuth_m": 6.0,
+}
+
+
+@dataclass
+class Raster:
+    """A multiband raster on the offset grid: data (bands, rows, cols), names, metadata, grid."""
+
+    data: np.ndarray
+    names: list[str]
+    band_meta: list[dict[str, str]]
+    grid: SubGrid
+
+
+def read_raster(path: Path) -> Raster:
+    """All bands of a (sub-grid) raster as float64 with NaN nodata."""
+    ds = gdal.Open(str(path))
+    data = ds.ReadAsArray().astype(np.float64).reshape(ds.RasterCount, ds.RasterYSize, ds.RasterXSize)
+    bands = [ds.GetRasterBand(k + 1) for k in range(ds.RasterCount)]
+    for k, band in enumerate(bands):
+        nodata = band.GetNoDataValue()
+        if nodata is not None and not np.isnan(nodata):
+            data[k][data[k] == nodata] = np.nan
+    grid = SubGrid.from_metadata(ds.GetMetadata(), data.shape[1:], where=str(path))
+    return Raster(data, [b.GetDescription() for b in bands], [b.GetMetadata() for b in bands], grid)
+
+
+def node_series(raster: Raster, line: float, sample: float, *, radius_nodes: int = 1) -> np.ndarray:
+    """Series at the node nearest to master pixel (line, sample): the mean of the finite values of
+    the (2 r + 1)^2 nodes around it, per band (NaN where none is finite)."""
+    row, col = raster.grid.node_of(np.array(line), np.array(sample))
+    r, c = int(np.rint(row)), int(np.rint(col))
+    rows = slice(max(r - radius_nodes, 0), r + radius_nodes + 1)
+    cols = slice(max(c - radius_nodes, 0), c + radius_nodes + 1)
+    block = raster.data[:, rows, cols].reshape(raster.data.shape[0], -1)
+    out = np.full(block.shape[0], np.nan)
+    for k, values in enumerate(block):
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            out[k] = finite.mean()
+    return out
+
+
+def _truth_points(root: Path) -> list[dict[str, float | str]]:
+    path = root / "truth" / "points.csv"
+    if not path.exists():
+        return []
+    lines = path.read_text().strip().splitlines()
+    head = lines[0].split(",")
+    return [{k: (v if k == "name" else float(v)) for k, v in zip(head, row.split(","))} for row in lines[1:]]
+
+
+def _truth_series(root: Path, name: str) -> dict[str, np.ndarray]:
+    rows = (root / "truth" / f"{name}.csv").read_text().strip().splitlines()[1:]
+    values = np.array([[float(v) for v in r.split(",")[1:3]] for r in rows])
+    return {"los": values[:, 0], "azimuth": values[:, 1]}
+
+
+def _qc_rows(root: Path, stack) -> list[list[str]]:
+    out = []
+    for s in stack.scenes:
+        path = root / "rectified" / f"{s.id}.json"
+        if not path.exists():
+            continue
+        qc = json.loads(path.read_text())
+
+        def fmt(key: str, spec: str = ".3f", qc: dict = qc) -> str:
+            value = qc.get(key)
+            return format(value, spec) if isinstance(value, (int, float)) else "-"
+
+        out.append(
+            [
+                s.id,
+                s.platform,
+                s.date,
+                str(qc.get("reference", "")),
+                fmt("tie_points", "d"),
+                fmt("residual_line_rms_px"),
+                fmt("residual_sample_rms_px"),
+                fmt("layover_shadow_fraction", ".1%"),
+            ]
+        )
+    return out
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _num(value: float | None, spec: str = ".2f") -> str:
+    return "-" if value is None or not np.isfinite(value) else format(value, spec)
+
+
+def write_report(
+    stack_dir: str | os.PathLike[str],
+    dem_path: str | os.PathLike[str],
+    *,
+    compare_traditional: bool = True,
+    timings: dict[str, float] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[Path]:
+    """Write ``STACK/report/report.html`` and its figures; return the files written.
+
+    Needs the time series (``invert``); the Figure-1 comparison needs ``rectified/``.
+    """
+    from processing_core.report import figures
+    from processing_core.report.compare import compare_pair
+
+    root = Path(stack_dir)
+    stack = load_stack(root)
+    out = root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    sections: list[str] = []
+    results: dict[str, float | str | None] = {}
+    truth_results: dict[str, float | str | None] = {}
+    dates = [np.datetime64(s.date) for s in stack.scenes]
+    report(progress, 0.05, "report: network and QC")
+    network = root / "network" / "network.png"
+    if network.exists():
+        shutil.copyfile(network, out / "network.png")
+        sections.append('<h2>Pair network</h2><img src="network.png" alt="pair network">')
+        info = stack.parameters.get("pairs", {})
+        sections.append(
+            f"<p>{len(stack.pairs)} pairs; connected: {html.escape(str(info.get('connected')))}.</p>"
+        )
+    qc = _qc_rows(root, stack)
+    if qc:
+        head = [
+            "scene",
+            "platform",
+            "date",
+            "reference",
+            "tie points",
+            "residual line RMS (px)",
+            "residual sample RMS (px)",
+            "layover/shadow",
+        ]
+        sections.append("<h2>Rectification QC</h2>" + _table(head, qc))
+    ts = root / "timeseries"
+    points = _truth_points(root)
+    if (ts / "los_rate.tif").exists():
+        report(progress, 0.2, "report: rate maps")
+        rates = {c: read_raster(ts / f"{c}_rate.tif") for c in ("los", "azimuth")}
+        g = rates["los"].grid
+        extent = (g.col0, g.col0 + (g.cols - 1) * g.step, g.row0 + (g.rows - 1) * g.step, g.row0)
+        periods = [n.split("_", 1)[1] for n in rates["los"].names]
+        written.append(
+            figures.rate_maps({c: (periods, r.data) for c, r in rates.items()}, extent, out / "rate_maps.png")
+        )
+        sections.append(
+            "<h2>Mean rate maps</h2><p>Per platform period and over the whole span, m/yr, in the "
+            "final master's radar geometry (like the paper's Figure 2).</p><img src=\"rate_maps.png\">"
+        )
+    if (ts / "los.tif").exists() and points:
+        report(progress, 0.4, "report: point time series")
+        series_r = {c: read_raster(ts / f"{c}.tif") for c in ("los", "azimuth")}
+        std_r = {
+            c: read_raster(ts / f"{c}_std.tif") for c in ("los", "azimuth") if (ts / f"{c}_std.tif").exists()
+        }
+        series, truth = {}, {}
+        for p in points:
+            name = str(p["name"])
+            series[name] = {
+                c: node_series(r, float(p["line"]), float(p["sample"])) for c, r in series_r.items()
+            }
+            for c, r in std_r.items():
+                series[name][f"{c}_std"] = node_series(r, float(p["line"]), float(p["sample"]))
+            if (root / "truth" / f"{name}.csv").exists():
+                truth[name] = _truth_series(root, name)
+        written.append(figures.point_series(dates, series, truth, out / "points.png"))
+        sections.append('<h2>Point time series</h2><img src="points.png">')
+        rows = []
+        for name, s in series.items():
+            t = truth.get(name)
+            err = {c: float(np.sqrt(np.nanmean((s[c] - t[c]) ** 2))) for c in ("los", "azimuth")} if t else {}
+            rows.append(
+                [
+                    name,
+                    _num(s["los"][-1]),
+                    _num(t["los"][-1] if t else None),
+                    _num(err.get("los")),
+                    _num(s["azimuth"][-1]),
+                    _num(t["azimuth"][-1] if t else None),
+                    _num(err.get("azimuth")),
+                ]
+            )
+            for comp in ("los", "azimuth"):
+                results[f"{comp}_{name.lower()}_m"] = float(s[comp][-1])
+                if t:
+                    truth_results[f"{comp}_{name.lower()}_m"] = float(t[comp][-1])
+                    results[f"{comp}_{name.lower()}_rmse_m"] = err[comp]
+        sections.append(
+            _table(
+                ["point", "LOS last (m)", "truth", "LOS RMSE", "azimuth last (m)", "truth", "azimuth RMSE"],
+                rows,
+            )
+        )
+    if compare_traditional:
+        report(progress, 0.6, "report: traditional vs improved")
+        comparison = compare_pair(stack, dem_path)
+        if comparison is not None:
+            written.append(figures.figure1(comparison, out / "figure1.png"))
+            (ia, ir), (ta, tr) = comparison.rms_px("improved"), comparison.rms_px("traditional")
+            results.update({"figure1_improved_range_rms_px": ir, "figure1_traditional_range_rms_px": tr})
+            sections.append(
+                f"<h2>Traditional vs improved co-registration ({html.escape(comparison.other)} to "
+                f'{html.escape(comparison.master)}, {comparison.days} days)</h2><img src="figure1.png">'
+                + _table(
+                    ["method", "azimuth RMS on stable ground (px)", "range RMS on stable ground (px)"],
+                    [
+                        ["traditional", _num(ta, ".3f"), _num(tr, ".3f")],
+                        ["improved", _num(ia, ".3f"), _num(ir, ".3f")],
+                    ],
+                )
+            )
+    report(progress, 0.9, "report: table")
+    sections.append(_paper_table(results, truth_results, bool(truth_results)))
+    if timings:
+        sections.append(
+            "<h2>Timings</h2>" + _table(["step", "s"], [[k, f"{v:.1f}"] for k, v in timings.items()])
+        )
+    (out / "results.json").write_text(json.dumps({"run": results, "truth": truth_results}, indent=2) + "\n")
+    page = _page(stack, sections)
+    tmp = out / ".report.partial.html"
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out / "report.html")
+    written += [out / "results.json", out / "report.html"]
+    report(progress, 1.0, "report written")
+    return written
+
+
+def _paper_table(run: dict, truth: dict, simulated: bool) -> str:
+    rows = []
+    for key, label, paper_key in (
+        ("los_p2_m", "cumulative LOS at P2 (m)", "los_p2_m"),
+        ("azimuth_p2_m", "cumulative azimuth at P2 (m; paper: + opposite to flight)", "azimuth_p2_m"),
+        ("los_p4_m", "cumulative LOS at P4 (m)", "los_p4_m"),
+        ("azimuth_p4_m", "cumulative azimuth at P4 (m; paper: + opposite to flight)", "azimuth_p4_m"),
+    ):
+        rows.append(
+            [
+                label,
+                _num(PAPER[paper_key], ".1f"),
+                _num(run.get(key)),
+                _num(truth.get(key)) if simulated else "-",
+            ]
+        )
+    head = ["quantity", "paper (Baige)", "this run", "truth" if simulated else "(no truth)"]
+    return "<h2>The paper's figures and this run's</h2>" + _table(head, rows)
+
+
+def _page(stack, sections: list[str]) -> str:
+    platforms = sorted({s.platform for s in stack.scenes})
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+        "table{border-collapse:collapse;font-size:12px;margin:0.5em 0}"
+        "td,th{border:1px solid #bbb;padding:2px 6px}img{max-width:100%}"
+    )
+    head = (
+        f"<h1>SAR offset tracking: {html.escape(stack.root.name)}</h1>"
+        f"<p>{len(stack.scenes)} scenes ({html.escape(', '.join(platforms))}), "
+        f"{html.escape(stack.scenes[0].date)} to {html.escape(stack.scenes[-1].date)}; final master "
+        f"{html.escape(str(stack.masters.get('final')))}. Displacements: LOS negative = away from the "
+        "sensor; azimuth positive along the flight direction (the paper's maps use the opposite sign).</p>"
+    )
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(stack.root.name)}</title><style>{style}</style></head><body>{head}{''.join(sections)}</body></html>\n"

@@ -1,0 +1,162 @@
+"""Traditional versus improved co-registration of one cross-platform pair (the paper's Figure 1).
+
+The pair is the final master and the master of another platform (for the ``baige-like`` stack a
+PALSAR-1 and a PALSAR-2 scene ~28 km apart in perpendicular baseline). The other scene is
+co-registered the traditional way (orbit start plus an amplitude-fitted quadratic warp, no DEM)
+and compared with its DEM-rectified version: offsets against the master on a coarse grid, with
+the RMS on ground that did not move between the two dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal
+from scipy.ndimage import maximum_filter
+
+from processing_core.dem import read_dem
+from processing_core.geometry import RadarGeometry
+from processing_core.offsets import OffsetField, track
+from processing_core.radar_grids import azimuth_spacing_m
+from processing_core.rectify import RectifyParameters
+from processing_core.rectify.chain import read_amplitude, rectify_traditional
+from processing_core.stack import Stack
+
+gdal.UseExceptions()
+
+WINDOW_PX = 128
+"""Chip size of the comparison (the paper's largest window)."""
+
+
+@dataclass
+class PairComparison:
+    """Offsets of one cross-platform pair after both co-registrations."""
+
+    master: str
+    """Final master id."""
+    other: str
+    """The other platform's master id."""
+    days: int
+    """Temporal baseline, days."""
+    improved: OffsetField
+    """Offsets master -> DEM-rectified other scene."""
+    traditional: OffsetField
+    """Offsets master -> traditionally co-registered other scene."""
+    stable: np.ndarray
+    """(rows, cols) bool: nodes whose window saw no motion between the two dates."""
+    los_per_px: float
+    """Metres of LOS per range pixel (minus the slant-range spacing)."""
+    azimuth_per_px: float
+    """Metres of azimuth per line at the scene centre."""
+
+    def rms_px(self, which: str) -> tuple[float, float]:
+        """RMS (azimuth, range) offset on stable ground, pixels, for ``improved`` or ``traditional``."""
+        f = getattr(self, which)
+        ok = self.stable & np.isfinite(f.azimuth_px) & np.isfinite(f.range_px)
+        if not ok.any():
+            return float("nan"), float("nan")
+        return float(np.sqrt(np.mean(f.azimuth_px[ok] ** 2))), float(np.sqrt(np.mean(f.range_px[ok] ** 2)))
+
+
+def _other_master(stack: Stack) -> str | None:
+    final = str(stack.masters.get("final") or "")
+    platform_of = {s.id: s.platform for s in stack.scenes}
+    others = [sid for p, sid in stack.masters.get("per_platform", {}).items() if p != platform_of.get(final)]
+    return others[0] if final and others else None
+
+
+def _moving_mask(root: Path, master: str, other: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """Master pixels that moved between the two dates, from the run's time series (or the truth)."""
+    from processing_core.radar_grids import SubGrid
+
+    for path in (root / "timeseries" / "los.tif", root / "truth" / "los.tif"):
+        if not path.exists():
+            continue
+        ds = gdal.Open(str(path))
+        bands = {ds.GetRasterBand(k + 1).GetMetadataItem("DATE"): k + 1 for k in range(ds.RasterCount)}
+        dates = {s.id: s.date for s in _scenes(root)}
+        a, b = bands.get(dates.get(master)), bands.get(dates.get(other))
+        if a is None or b is None:
+            continue
+        change = np.abs(ds.GetRasterBand(b).ReadAsArray() - ds.GetRasterBand(a).ReadAsArray())
+        grid = SubGrid.from_metadata(ds.GetMetadata(), change.shape, where=str(path))
+        lines = np.clip(np.rint((np.arange(shape[0]) - grid.row0) / grid.step), 0, grid.rows - 1).astype(int)
+        samples = np.clip(np.rint((np.arange(shape[1]) - grid.col0) / grid.step), 0, grid.cols - 1).astype(
+            int
+        )
+        return np.nan_to_num(change[np.ix_(lines, samples)], nan=0.0) > 0.3
+    return None
+
+
+def _scenes(root: Path):
+    from processing_core.stack import load_stack
+
+    return load_stack(root).scenes
+
+
+def _track(reference: np.ndarray, secondary: np.ndarray) -> OffsetField:
+    """Coarse offsets with permissive thresholds, so that large errors are counted, not dropped."""
+    return track(
+        reference,
+        secondary,
+        step_px=16,
+        windows_px=(WINDOW_PX,),
+        search_px=24,
+        min_snr=3.0,
+        min_ncc=0.1,
+        outlier_threshold=1e9,
+    )
+
+
+def compare_pair(stack: Stack, dem_path: str | Path, *, dem_vertical: str = "egm96") -> PairComparison | None:
+    """Co-register the other platform's master both ways and measure both against the final master.
+
+    Returns ``None`` for a single-platform stack or before rectification.
+    """
+    root = stack.root
+    other = _other_master(stack)
+    master = str(stack.masters.get("final") or "")
+    rectified = root / "rectified"
+    if other is None or not (rectified / f"{other}.tif").exists():
+        return None
+    master_scene, other_scene = stack.scene(master), stack.scene(other)
+    master_amp = read_amplitude(master_scene)
+    dem = read_dem(dem_path, vertical=dem_vertical)
+    traditional, _ = rectify_traditional(
+        other_scene,
+        read_amplitude(other_scene),
+        master_scene,
+        master_amp,
+        float(np.nanmedian(dem.heights_m)),
+        RectifyParameters(method="traditional", dem_vertical=dem_vertical),
+    )
+    master_rect = gdal.Open(str(rectified / f"{master}.tif")).ReadAsArray().astype(np.float64)
+    other_rect = gdal.Open(str(rectified / f"{other}.tif")).ReadAsArray().astype(np.float64)
+    improved = _track(master_rect, other_rect)
+    trad = _track(master_amp.astype(np.float64), traditional.astype(np.float64))
+    moving = _moving_mask(root, master, other, master_amp.shape)
+    rows, cols = np.rint(improved.rows).astype(int), np.rint(improved.cols).astype(int)
+    if moving is None:
+        stable = np.ones((rows.size, cols.size), dtype=bool)
+    else:
+        near = maximum_filter(moving.astype(np.uint8), size=WINDOW_PX + 1) > 0
+        stable = ~near[np.ix_(rows, cols)]
+    geom = RadarGeometry(master_scene)
+    g = geom.grid
+    mid = np.array([0.5 * (g.lines - 1)]), np.array([0.5 * (g.samples - 1)])
+    spacing = float(
+        azimuth_spacing_m(geom, mid[0], mid[1], np.array([float(np.nanmedian(dem.heights_m))]))[0]
+    )
+    dates = {s.id: np.datetime64(s.date) for s in stack.scenes}
+    return PairComparison(
+        master=master,
+        other=other,
+        days=int(abs((dates[master] - dates[other]).astype(int))),
+        improved=improved,
+        traditional=trad,
+        stable=stable,
+        los_per_px=-g.slant_range_spacing_m,
+        azimuth_per_px=spacing,
+    )
