@@ -7,8 +7,8 @@
   callback (see ``processing_core.progress``) driving a ``QgsProcessingFeedback``: it sets
   the progress bar and text and returns ``False`` once the user pressed Cancel, which makes
   the core stop at its next report.
-- :func:`require_file` checks an input path before any core call, so a wrong path gives a
-  clear message even before the core runs.
+- :func:`require_file` and :func:`require_stack` check an input path (a file, a stack folder)
+  before any core call, so a wrong path gives a clear message even before the core runs.
 """
 
 from __future__ import annotations
@@ -87,6 +87,25 @@ def require_file(path: str, what: str) -> Path:
     if not p.is_file():
         problem = "is a folder, not a file" if p.is_dir() else "not found"
         raise QgsProcessingException(f"{what} {problem}: {p}")
+    return p
+
+
+def require_stack(path: str) -> Path:
+    """Return ``path`` as a Path if it is a stack folder (holds ``stack.json``), else raise
+    ``QgsProcessingException`` naming it and saying what is wrong."""
+    if not path:
+        raise QgsProcessingException("No stack folder given")
+    p = Path(path)
+    if p.is_file():
+        raise QgsProcessingException(
+            f"Stack folder expected, got a file: {p} (give the folder that holds stack.json)"
+        )
+    if not p.is_dir():
+        raise QgsProcessingException(f"Stack folder not found: {p}")
+    if not (p / "stack.json").is_file():
+        raise QgsProcessingException(
+            f"Not a stack folder (no stack.json): {p} (create one with the import or simulate algorithm)"
+        )
     return p
 
 

@@ -8,7 +8,23 @@ from qgis.core import QgsProcessingAlgorithm
 def algorithm_classes() -> list[type[QgsProcessingAlgorithm]]:
     """Return the algorithm classes the provider registers, in toolbox order."""
     from .geo2rdr import Geo2RdrAlgorithm
+    from .geocode import GeocodeAlgorithm
+    from .invert import InvertTimeSeriesAlgorithm
     from .lookup import LookupTablesAlgorithm
+    from .offsets import OffsetTrackingAlgorithm
+    from .pairs import SelectPairsAlgorithm
     from .rdr2geo import Rdr2GeoAlgorithm
+    from .rectify import RectifyStackAlgorithm
+    from .simulate import SimulateStackAlgorithm
 
-    return [Geo2RdrAlgorithm, Rdr2GeoAlgorithm, LookupTablesAlgorithm]
+    return [
+        Geo2RdrAlgorithm,
+        Rdr2GeoAlgorithm,
+        LookupTablesAlgorithm,
+        SimulateStackAlgorithm,
+        SelectPairsAlgorithm,
+        RectifyStackAlgorithm,
+        OffsetTrackingAlgorithm,
+        InvertTimeSeriesAlgorithm,
+        GeocodeAlgorithm,
+    ]

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingContext,
-    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
-    QgsProcessingParameterRasterLayer,
 )
 
-from ..corebridge import FeedbackProgress, core_errors, core_function, require_file
-from .base import SarAlgorithm
+from ..corebridge import require_file
+from .base import DEM_VERTICAL_OPTIONS, SarAlgorithm, gdal_path_of
 
-#: (core value of ``dem_vertical``, label) in the order of the enum parameter
-DEM_VERTICAL_OPTIONS: tuple[tuple[str, str], ...] = (
-    ("egm96", "EGM96 geoid heights (SRTM, most DEMs)"),
-    ("ellipsoid", "WGS84 ellipsoid heights"),
-)
-
-
-def gdal_path_of(source: str) -> str:
-    """Return what GDAL opens for a QGIS ``gdal`` layer source (drops ``|option:...`` suffixes)."""
-    return source.split("|", 1)[0]
+__all__ = ["DEM_VERTICAL_OPTIONS", "LookupTablesAlgorithm", "gdal_path_of"]
 
 
 class LookupTablesAlgorithm(SarAlgorithm):
@@ -70,15 +58,8 @@ class LookupTablesAlgorithm(SarAlgorithm):
                 extension="json",
             )
         )
-        self.addParameter(QgsProcessingParameterRasterLayer(self.DEM, self.tr("DEM")))
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                self.DEM_VERTICAL,
-                self.tr("DEM heights"),
-                options=[self.tr(label) for _, label in DEM_VERTICAL_OPTIONS],
-                defaultValue=0,
-            )
-        )
+        self.add_dem_parameter(self.DEM, description="DEM")
+        self.add_enum(self.DEM_VERTICAL, "DEM heights", DEM_VERTICAL_OPTIONS)
         self.addParameter(
             QgsProcessingParameterBoolean(
                 self.GROUND_LUT,
@@ -95,27 +76,20 @@ class LookupTablesAlgorithm(SarAlgorithm):
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         scene = require_file(self.parameterAsFile(parameters, self.SCENE, context), "Scene sidecar")
-        dem_layer = self.parameterAsRasterLayer(parameters, self.DEM, context)
-        if dem_layer is None or not dem_layer.isValid():
-            raise QgsProcessingException(self.invalidRasterError(parameters, self.DEM))
-        if dem_layer.providerType() != "gdal":
-            raise QgsProcessingException(
-                f"DEM {dem_layer.name()}: needs a GDAL raster (file), not a '{dem_layer.providerType()}' layer"
-            )
-        dem_path = gdal_path_of(dem_layer.source())
-        dem_vertical = DEM_VERTICAL_OPTIONS[self.parameterAsEnum(parameters, self.DEM_VERTICAL, context)][0]
+        dem_path = self.dem_path(parameters, context, self.DEM)
+        dem_vertical = self.enum_value(parameters, self.DEM_VERTICAL, DEM_VERTICAL_OPTIONS, context)
         ground_lut = self.parameterAsBool(parameters, self.GROUND_LUT, context)
         out_dir = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
-        write_lookup_tables = core_function("lookup", "write_lookup_tables")
-        with core_errors():
-            written = write_lookup_tables(
-                str(scene),
-                dem_path,
-                out_dir,
-                dem_vertical=dem_vertical,
-                ground_lut=ground_lut,
-                progress=FeedbackProgress(feedback),
-            )
+        written = self.run_core(
+            "lookup",
+            "write_lookup_tables",
+            str(scene),
+            dem_path,
+            out_dir,
+            dem_vertical=dem_vertical,
+            ground_lut=ground_lut,
+            feedback=feedback,
+        )
         files = [str(path) for path in written]
         for path in files:
             feedback.pushInfo(f"written: {path}")
