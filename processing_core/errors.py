@@ -27,3 +27,11 @@ class DemError(SarError, ValueError):
 
 class InputError(SarError, ValueError):
     """Any other bad user input (CSV columns, option values, ...)."""
+
+
+class ProductError(InputError):
+    """A SAR product (CEOS, SAFE, orbit file, raster + sidecar) is unknown, partial or corrupt.
+
+    The message names the product or file and what is wrong with it, e.g. which file is
+    missing or which record is short.
+    """
