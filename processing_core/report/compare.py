@@ -26,8 +26,8 @@ from processing_core.stack import Stack
 
 gdal.UseExceptions()
 
-WINDOW_PX = 128
-"""Chip size of the comparison (the paper's largest window)."""
+WINDOW_PX = 64
+"""Chip size of the comparison (the paper's smallest window: more nodes clear of the landslide)."""
 
 
 @dataclass
@@ -71,7 +71,8 @@ def _moving_mask(root: Path, master: str, other: str, shape: tuple[int, int]) ->
     """Master pixels that moved between the two dates, from the run's time series (or the truth)."""
     from processing_core.radar_grids import SubGrid
 
-    for path in (root / "timeseries" / "los.tif", root / "truth" / "los.tif"):
+    # The truth where the stack is simulated; else the run's series, above its noise.
+    for path in (root / "truth" / "los.tif", root / "timeseries" / "los.tif"):
         if not path.exists():
             continue
         ds = gdal.Open(str(path))
@@ -86,7 +87,10 @@ def _moving_mask(root: Path, master: str, other: str, shape: tuple[int, int]) ->
         samples = np.clip(np.rint((np.arange(shape[1]) - grid.col0) / grid.step), 0, grid.cols - 1).astype(
             int
         )
-        return np.nan_to_num(change[np.ix_(lines, samples)], nan=0.0) > 0.3
+        finite = change[np.isfinite(change)]
+        noise = 1.4826 * float(np.median(np.abs(finite - np.median(finite)))) if finite.size else 0.0
+        threshold = 0.05 if path.parent.name == "truth" else max(0.3, 5.0 * noise)
+        return np.nan_to_num(change[np.ix_(lines, samples)], nan=0.0) > threshold
     return None
 
 

@@ -1,0 +1,165 @@
+"""Layer 7: the whole chain as one job (``run``): products, report, resumability, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from geometry_helpers import BIGTUJUNGA
+from osgeo import gdal
+
+from processing_core.chain import STEPS, RunOptions, run_stack
+from processing_core.errors import InputError
+from processing_core.progress import Cancelled
+from processing_core.simulate import get_scenario, simulate_stack
+from processing_core.stack import load_stack
+
+# The small scenario's landslide is 700 m x 380 m (~90 range pixels across): windows of 32-64 px.
+OPTIONS = RunOptions(step_px=16, windows_px=(32, 48, 64))
+
+
+def _bands(path):
+    ds = gdal.Open(str(path))
+    return ds.ReadAsArray().reshape(ds.RasterCount, ds.RasterYSize, ds.RasterXSize).astype(np.float64), ds
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """A pristine simulated stack, copied by each fixture that runs the chain on it."""
+    root = tmp_path_factory.mktemp("sim") / "stack"
+    simulate_stack(get_scenario("small"), BIGTUJUNGA, root, seed=3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def finished(simulated, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run") / "stack"
+    shutil.copytree(simulated, root)
+    messages: dict[str, int] = {}
+
+    def per_step(name):
+        def call(fraction, message):
+            messages[name] = messages.get(name, 0) + 1
+
+        return call
+
+    overall: list[float] = []
+    summary = run_stack(
+        root, BIGTUJUNGA, options=OPTIONS, progress=lambda f, m: overall.append(f), step_progress=per_step
+    )
+    return root, summary, messages, overall
+
+
+def test_run_writes_every_product_a_log_and_the_report(finished):
+    root, summary, messages, overall = finished
+    stack = load_stack(root)
+    assert list(summary.seconds) == list(STEPS)
+    assert set(messages) == set(STEPS)  # every step drove its own progress bar
+    assert overall == sorted(overall)
+    assert overall[-1] == 1.0
+    assert len(stack.pairs) > 0
+    for s in stack.scenes:
+        assert (root / "rectified" / f"{s.id}.tif").exists()
+    for p in stack.pairs:
+        assert (root / "offsets" / f"{p['reference']}__{p['secondary']}.tif").exists()
+    for name in ("los.tif", "azimuth.tif", "los_rate.tif"):
+        assert (root / "timeseries" / name).exists()
+        assert (root / "geocoded" / name).exists()
+    log = (root / "run.log").read_text()
+    for step in STEPS:
+        assert f"step {step}: done" in log
+    saved = json.loads((root / "run.json").read_text())
+    assert saved["options"] == OPTIONS.to_dict()
+    page = summary.report.read_text()
+    for heading in ("Pair network", "Rectification QC", "Mean rate maps", "Point time series",
+                    "Traditional vs improved", "The paper's figures"):  # fmt: skip
+        assert heading in page
+    for png in ("network.png", "rate_maps.png", "points.png", "figure1.png"):
+        assert (root / "report" / png).stat().st_size > 10_000
+
+
+def test_report_numbers_are_the_products_and_the_truth(finished):
+    """The report's table reads the inverted series at P2 and the truth file, nothing else."""
+    root, *_ = finished
+    results = json.loads((root / "report" / "results.json").read_text())
+    truth_p2 = (root / "truth" / "P2.csv").read_text().strip().splitlines()[-1].split(",")
+    assert results["truth"]["los_p2_m"] == pytest.approx(float(truth_p2[1]))
+    assert results["truth"]["azimuth_p2_m"] == pytest.approx(float(truth_p2[2]))
+    p2 = next(
+        p for p in json.loads((root / "truth" / "truth.json").read_text())["points"] if p["name"] == "P2"
+    )
+    los, ds = _bands(root / "timeseries" / "los.tif")
+    meta = ds.GetMetadata()
+    step, row0, col0 = float(meta["STEP_PX"]), float(meta["ROW0"]), float(meta["COL0"])
+    r, c = round((p2["line"] - row0) / step), round((p2["sample"] - col0) / step)
+    block = los[-1, r - 1 : r + 2, c - 1 : c + 2]
+    assert results["run"]["los_p2_m"] == pytest.approx(float(np.nanmean(block)))
+    # The landslide is found where the truth has it: most of its LOS, moving away from the sensor.
+    assert results["run"]["los_p2_m"] < 0.8 * results["truth"]["los_p2_m"] < 0
+
+
+def test_traditional_pair_shows_the_topographic_errors(finished):
+    """The paper's Figure 1 as a number: ~28 km baseline, traditional range errors >> improved."""
+    root, *_ = finished
+    run = json.loads((root / "report" / "results.json").read_text())["run"]
+    improved, traditional = run["figure1_improved_range_rms_px"], run["figure1_traditional_range_rms_px"]
+    assert improved < 0.2
+    assert traditional > 5 * improved
+
+
+def test_rerun_skips_every_step_and_changes_nothing(finished):
+    root, *_ = finished
+    products = [
+        *(root / "rectified").glob("*.tif"),
+        *(root / "offsets").glob("*.tif"),
+        root / "timeseries" / "los.tif",
+    ]
+    stamp = {p: p.stat().st_mtime_ns for p in products}
+    before = _bands(root / "timeseries" / "los.tif")[0]
+    summary = run_stack(root, BIGTUJUNGA, options=OPTIONS, steps=("pairs", "rectify", "offsets", "invert"))
+    assert {p: p.stat().st_mtime_ns for p in products} == stamp
+    np.testing.assert_array_equal(_bands(root / "timeseries" / "los.tif")[0], before)
+    assert summary.report is None
+
+
+def test_interrupted_run_resumes_to_identical_results(simulated, finished, tmp_path):
+    root = tmp_path / "stack"
+    shutil.copytree(simulated, root)
+
+    def per_step(name):
+        def call(fraction, message):
+            return not (name == "offsets" and fraction >= 0.5)
+
+        return call
+
+    with pytest.raises(Cancelled):
+        run_stack(root, BIGTUJUNGA, options=OPTIONS, step_progress=per_step)
+    assert "stopped: cancelled" in (root / "run.log").read_text()
+    assert not (root / "timeseries" / "los.tif").exists()
+    done = sorted((root / "offsets").glob("*.tif"))
+    assert 0 < len(done) < len(load_stack(root).pairs)
+    for path in done:  # what is there is finished: readable, with its parameters beside it
+        assert gdal.Open(str(path)).RasterCount >= 2
+        assert path.with_suffix(".json").exists()
+    run_stack(root, BIGTUJUNGA, options=OPTIONS, steps=("pairs", "rectify", "offsets", "invert"))
+    reference_root = finished[0]
+    for name in ("los.tif", "azimuth.tif"):
+        np.testing.assert_array_equal(
+            _bands(root / "timeseries" / name)[0], _bands(reference_root / "timeseries" / name)[0]
+        )
+
+
+def test_bad_input_is_refused_before_work(simulated, tmp_path):
+    with pytest.raises(InputError, match="no stack.json"):
+        run_stack(tmp_path, BIGTUJUNGA)
+    with pytest.raises(InputError, match="nowhere.tif: DEM not found"):
+        run_stack(simulated, tmp_path / "nowhere.tif")
+    with pytest.raises(InputError, match="unknown step"):
+        run_stack(simulated, BIGTUJUNGA, steps=("pairs", "colour"))
+    with pytest.raises(ValueError, match="step_px"):
+        RunOptions(step_px=0)
+    with pytest.raises(ValueError, match="min_days"):
+        RunOptions(min_days={"ALOS": -3})
+    assert not (simulated / "run.json").exists()  # nothing was written by the refused runs
