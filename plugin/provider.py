@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingProvider
+from qgis.core import Qgis, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from . import PLUGIN_ROOT, icon_path
+from . import PLUGIN_ROOT, RESOURCES, icon_path
 from .algorithms import algorithm_classes
+
+#: Model Builder models shipped with the plugin, offered as algorithms of the provider
+MODELS = RESOURCES / "models"
 
 PROVIDER_ID = "sarots"
 PROVIDER_NAME = "SAR offset tracking"
@@ -45,3 +48,18 @@ class SarOffsetTrackingProvider(QgsProcessingProvider):
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API
         for cls in algorithm_classes():
             self.addAlgorithm(cls())
+        for path in sorted(MODELS.glob("*.model3")):
+            self.add_model(path)
+
+    def add_model(self, path: object) -> bool:
+        """Add the model in ``path`` (a .model3) as algorithm ``sarots:<model name>``.
+
+        Its child algorithms are looked up when an instance is created to run (the provider is
+        not registered yet while it loads), so the model runs like any other algorithm.
+        """
+        model = QgsProcessingModelAlgorithm()
+        if not model.fromFile(str(path)):
+            QgsMessageLog.logMessage(f"{path}: not a readable Processing model", PROVIDER_NAME, Qgis.Warning)
+            return False
+        model.setSourceFilePath(str(path))
+        return self.addAlgorithm(model)

@@ -20,6 +20,7 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
@@ -51,6 +52,20 @@ DEM_VERTICAL_OPTIONS: tuple[tuple[str, str], ...] = (
 def gdal_path_of(source: str) -> str:
     """Return what GDAL opens for a QGIS ``gdal`` layer source (drops ``|option:...`` suffixes)."""
     return source.split("|", 1)[0]
+
+
+def raster_path_problem(value: object) -> str:
+    """What is wrong with ``value`` as a raster file path ("" when fine or not a path)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    path = Path(gdal_path_of(value))
+    if not (path.suffix or len(path.parts) > 1):
+        return ""  # a layer id or name, resolved by QGIS
+    if not path.exists():
+        return f"file not found: {path}"
+    if path.is_file() and not QgsRasterLayer(str(path), path.stem, "gdal").isValid():
+        return f"not a raster GDAL can read: {path}"
+    return ""
 
 
 class SarAlgorithm(QgsProcessingAlgorithm):
@@ -97,6 +112,18 @@ class SarAlgorithm(QgsProcessingAlgorithm):
 
     def createInstance(self) -> SarAlgorithm:  # noqa: N802 - QGIS API
         return type(self)()
+
+    def checkParameterValues(  # noqa: N802 - QGIS API
+        self, parameters: dict, context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        """QGIS's checks, but a raster given as a path that is missing or unreadable is named as such
+        (QGIS 3.22 says "not found" for both)."""
+        for definition in self.parameterDefinitions():
+            if isinstance(definition, QgsProcessingParameterRasterLayer):
+                problem = raster_path_problem(parameters.get(definition.name()))
+                if problem:
+                    return False, f"{definition.description()}: {problem}"
+        return super().checkParameterValues(parameters, context)
 
     # -- parameter helpers shared by the algorithms ------------------------------------------
 
