@@ -13,9 +13,13 @@ the model's help). Edit this script, run it, and commit the regenerated .model3.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
+
+# Qt orders XML attributes by a seeded hash: a fixed seed gives the same file on every run.
+os.environ.setdefault("QT_HASH_SEED", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "resources" / "models" / "offset_tracking_chain.model3"
