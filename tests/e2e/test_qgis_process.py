@@ -23,7 +23,19 @@ pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_NAME = "sar_offset_tracking"
-ALGORITHMS = {"sarots:geo2rdr", "sarots:rdr2geo", "sarots:lookup"}
+ALGORITHMS = {
+    "sarots:geo2rdr",
+    "sarots:rdr2geo",
+    "sarots:lookup",
+    "sarots:simulate",
+    "sarots:pairs",
+    "sarots:rectify",
+    "sarots:offsets",
+    "sarots:invert",
+    "sarots:geocode",
+    "sarots:offset_tracking_chain",
+}
+DEM = REPO_ROOT / "resources" / "dem" / "bigtujunga_srtm30m_utm11.tif"
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +133,94 @@ def test_run_geo2rdr_on_a_scene(enabled_env, qgis_process, tmp_path: Path) -> No
     assert results["COUNT"] == 1
     assert results["OUTPUT"] == str(out)
     assert out.read_text(encoding="utf-8").splitlines()[0].endswith("azimuth_time,slant_range_m,line,sample")
+
+
+def _run_json(qgis_process, env: dict[str, str], alg: str, *params: str, timeout: int = 180) -> dict:
+    result = qgis_process(env, "--json", "run", alg, "--", *params, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def small_stack(enabled_env, qgis_process, tmp_path_factory) -> tuple[Path, dict]:
+    """``sarots:simulate`` of the small scenario through qgis_process (seed 3, about 5 s)."""
+    stack = tmp_path_factory.mktemp("qgis_process_stack") / "stack"
+    out = _run_json(qgis_process, enabled_env, "sarots:simulate", "SCENARIO=1", "SEED=3", f"OUTPUT={stack}")
+    return stack, out
+
+
+def test_run_simulate_json(small_stack) -> None:
+    stack, out = small_stack
+    assert out["algorithm_details"]["group"] == "Simulation"
+    results = out["results"]
+    assert results["SCENES"] == 6
+    assert results["STACK"] == results["OUTPUT"] == str(stack)
+    assert len(json.loads((stack / "stack.json").read_text())["scenes"]) == 6
+
+
+def test_run_pairs_json(small_stack, enabled_env, qgis_process, tmp_path: Path) -> None:
+    import shutil
+
+    stack = Path(shutil.copytree(small_stack[0], tmp_path / "stack"))
+    results = _run_json(qgis_process, enabled_env, "sarots:pairs", f"STACK={stack}")["results"]
+    assert results["PAIRS"] == 14  # ALOS 2 (>= 300 d), ALOS-2 3 (>= 70 d), 3 x 3 bridges
+    assert results["CONNECTED"] is True
+    assert results["STACK"] == str(stack)
+    assert Path(results["PAIRS_CSV"]).read_text(encoding="utf-8").count("\n") == 15  # header + 14
+
+
+def test_run_model_json(small_stack, enabled_env, qgis_process, tmp_path: Path) -> None:
+    """The shipped model, pairs to geocode, as one qgis_process run."""
+    import shutil
+
+    import numpy as np
+    from osgeo import gdal
+
+    stack = Path(shutil.copytree(small_stack[0], tmp_path / "stack"))
+    dem = Path(shutil.copy(DEM, tmp_path))
+    out = _run_json(
+        qgis_process,
+        enabled_env,
+        "sarots:offset_tracking_chain",
+        f"STACK={stack}",
+        f"DEM={dem}",
+        "STEP_PX=16",
+        "WINDOWS=32",
+        "SEARCH_PX=32",
+        timeout=300,
+    )
+    assert out["results"]["geocode:GEOCODED"] == str(stack / "geocoded")
+    info = "\n".join(out["log"]["info"])
+    assert "14 pairs" in info
+    assert "14 pair(s) computed" in info
+    geocoded = gdal.Open(str(stack / "geocoded" / "los.tif"))
+    assert geocoded.RasterCount == 6
+    assert geocoded.GetRasterBand(6).GetDescription() == "D20170724"
+    assert geocoded.GetProjection() == gdal.Open(str(dem)).GetProjection()
+    # the time series at P2 against the simulator's truth (tolerance: tests/qgis/test_algorithms_chain.py)
+    truth = json.loads((stack / "truth" / "truth.json").read_text())
+    p2 = next(p for p in truth["points"] if p["name"] == "P2")
+    ds = gdal.Open(str(stack / "timeseries" / "los.tif"))
+    row0, col0, step = (float(ds.GetMetadataItem(k)) for k in ("ROW0", "COL0", "STEP_PX"))
+    node = ds.ReadAsArray()[:, round((p2["line"] - row0) / step), round((p2["sample"] - col0) / step)]
+    expected = float((stack / "truth" / "P2.csv").read_text(encoding="utf-8").splitlines()[-1].split(",")[1])
+    assert abs(float(node[-1]) - expected) <= 1.5 + 0.1 * abs(expected)
+    assert np.isfinite(node).all()
+
+
+def test_run_rectify_without_dem_file_names_it(
+    small_stack, enabled_env, qgis_process, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no_such_dem.tif"
+    result = qgis_process(
+        enabled_env, "run", "sarots:rectify", "--", f"STACK={small_stack[0]}", f"DEM={missing}"
+    )
+    assert result.returncode != 0
+    assert "no_such_dem.tif" in result.stdout + result.stderr
+    assert not (small_stack[0] / "rectified").exists()
+
+
+def test_run_on_a_folder_without_stack_json(enabled_env, qgis_process, tmp_path: Path) -> None:
+    result = qgis_process(enabled_env, "run", "sarots:invert", "--", f"STACK={tmp_path}")
+    assert result.returncode != 0
+    assert "no stack.json" in result.stdout + result.stderr
