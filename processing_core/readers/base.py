@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -25,7 +25,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 
 from processing_core.errors import ProductError, SarError
-from processing_core.progress import ProgressCallback
+from processing_core.progress import ProgressCallback, report
 from processing_core.rasters import write_geotiff
 from processing_core.scene import Scene, scene_from_dict, write_scene
 from processing_core.timeutil import add_seconds, format_utc, parse_utc
@@ -122,6 +122,11 @@ class ProductFiles:
         """How messages name a file: ``archive.zip:member`` or the file's path."""
         return f"{self.container}:{name}" if self.is_zip else str(self.container / name)
 
+    def stamp(self, name: str) -> tuple[int, int]:
+        """(modification time in ns, size) of a file, or of the archive holding it: a cache key."""
+        st = (self.container if self.is_zip else self.container / name).stat()
+        return st.st_mtime_ns, st.st_size
+
     def size(self, name: str) -> int:
         """File size in bytes."""
         return int(self._sizes[name])
@@ -209,6 +214,31 @@ def multilook_power(power: np.ndarray, looks: Looks) -> np.ndarray:
     if az == 1 and rg == 1:
         return block
     return block.reshape(n, az, m, rg).mean(axis=(1, 3))
+
+
+def amplitude_by_blocks(
+    read_power: Callable[[int, int], np.ndarray],
+    lines: int,
+    samples: int,
+    looks: Looks,
+    progress: ProgressCallback | None = None,
+    message: str = "reading",
+    rows_per_block: int = 1024,
+) -> np.ndarray:
+    """Multilooked amplitude ``sqrt(mean power)`` of an image read ``rows_per_block`` lines at a time.
+
+    ``read_power(row, n)`` returns the power (NaN at no-data) of lines ``row .. row+n-1``, shape
+    (n, samples); blocks hold whole azimuth looks. Returns float32 (lines // az, samples // rg).
+    """
+    az, rg = looks
+    lines_out = lines // az
+    out = np.empty((lines_out, samples // rg), dtype=np.float32)
+    step = max(1, rows_per_block // az) * az
+    for row in range(0, lines_out * az, step):
+        n = min(step, lines_out * az - row)
+        out[row // az : (row + n) // az] = np.sqrt(multilook_power(read_power(row, n), looks))
+        report(progress, (row + n) / (lines_out * az), message)
+    return out
 
 
 def doppler_in_samples(coefficients: Sequence[float], range_first: float, range_step: float) -> list[float]:
