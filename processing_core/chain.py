@@ -70,6 +70,10 @@ class RunOptions:
     """Threads for offset tracking and inversion (default: all cores)."""
     dem_vertical: str = "egm96"
     """Vertical datum of the DEM: ``egm96`` or ``ellipsoid``."""
+    tie_window_px: int = 128
+    """Rectification tie-point window, px (smaller for scenes of a few hundred pixels)."""
+    tie_step_px: int = 32
+    """Rectification tie-point spacing, px."""
 
     def __post_init__(self) -> None:
         for name in ("min_days", "max_days"):
@@ -105,7 +109,12 @@ class RunOptions:
 
     def rectify_parameters(self, method: str = "improved") -> RectifyParameters:
         """The rectification parameters of these options."""
-        return RectifyParameters(method=method, dem_vertical=self.dem_vertical)
+        return RectifyParameters(
+            method=method,
+            dem_vertical=self.dem_vertical,
+            window_px=self.tie_window_px,
+            step_px=self.tie_step_px,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -296,7 +305,12 @@ def _step_report(root: Path, dem: Path, options: RunOptions, progress, summary) 
     from processing_core.report import write_report
 
     written = write_report(
-        root, dem, compare_traditional=options.compare_traditional, timings=summary.seconds, progress=progress
+        root,
+        dem,
+        compare_traditional=options.compare_traditional,
+        params=options.rectify_parameters("traditional"),
+        timings=summary.seconds,
+        progress=progress,
     )
     summary.report = next((p for p in written if p.name == "report.html"), None)
     return written

@@ -43,6 +43,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
     i.add_argument("--robust", action="store_true", help="iteratively reweighted L1 inversion")
     i.add_argument("--epsg", type=int, default=None, help="geocoding CRS (default: the DEM's)")
     i.add_argument("--resolution", type=float, default=None, help="geocoding cell size (with --epsg)")
+    p.add_argument(
+        "--tie-window-px", type=int, default=128, help="rectification tie-point window, px (default 128)"
+    )
+    p.add_argument(
+        "--tie-step-px", type=int, default=32, help="rectification tie-point spacing, px (default 32)"
+    )
     p.add_argument("--no-compare", action="store_true", help="skip the traditional-vs-improved figure")
     p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
     p.add_argument(
@@ -72,6 +78,8 @@ def _run(args: argparse.Namespace) -> int:
             compare_traditional=not args.no_compare,
             threads=args.threads,
             dem_vertical=args.dem_vertical,
+            tie_window_px=args.tie_window_px,
+            tie_step_px=args.tie_step_px,
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None

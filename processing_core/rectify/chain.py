@@ -147,7 +147,13 @@ def refine_master(
     """
     dense = replace(params, step_px=max(1, params.step_px // 2))
     rows, cols, d_line, d_sample = _tie_points(np.maximum(simulated, 0.0), amplitude * amplitude, dense)
-    correction = fit_correction(rows, cols, d_line, d_sample, scale=params.fit_scale)
+    try:
+        correction = fit_correction(rows, cols, d_line, d_sample, scale=params.fit_scale)
+    except InputError as exc:
+        raise InputError(
+            f"{master.sidecar or master.id}: step i (DEM-simulated intensity vs master): {exc} "
+            f"(window {dense.window_px} px, step {dense.step_px} px; a smaller window suits a small scene)"
+        ) from None
     return corrected_scene(master, correction), correction
 
 
@@ -214,14 +220,17 @@ def rectify_slave(
         # Offsets in master pixels -> slave pixels; fitted at the slave position of each tie point.
         r, c = np.rint(rows).astype(int), np.rint(cols).astype(int)
         d_slave = jac @ np.vstack([d_line, d_sample])
-        correction = fit_correction(
-            line_s[r, c],
-            sample_s[r, c],
-            d_slave[0],
-            d_slave[1],
-            scale=params.fit_scale,
-            exclusion_radius_px=float(params.window_px),
-        )
+        try:
+            correction = fit_correction(
+                line_s[r, c],
+                sample_s[r, c],
+                d_slave[0],
+                d_slave[1],
+                scale=params.fit_scale,
+                exclusion_radius_px=float(params.window_px),
+            )
+        except InputError as exc:
+            raise InputError(f"{slave.sidecar or slave.id}: steps ii-iii (slave vs master): {exc}") from None
         scene = corrected_scene(scene, correction)
         history.append(correction.as_dict())
     line_s, sample_s = slave_coordinates(ground, RadarGeometry(scene))

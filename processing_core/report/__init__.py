@@ -21,6 +21,7 @@ from osgeo import gdal
 
 from processing_core.progress import ProgressCallback, report
 from processing_core.radar_grids import SubGrid
+from processing_core.rectify import RectifyParameters
 from processing_core.stack import load_stack
 
 gdal.UseExceptions()
@@ -134,6 +135,7 @@ def write_report(
     dem_path: str | os.PathLike[str],
     *,
     compare_traditional: bool = True,
+    params: RectifyParameters | None = None,
     timings: dict[str, float] | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[Path]:
@@ -236,7 +238,7 @@ def write_report(
         )
     if compare_traditional:
         report(progress, 0.6, "report: traditional vs improved")
-        comparison = compare_pair(stack, dem_path)
+        comparison = compare_pair(stack, dem_path, params=params)
         if comparison is not None:
             written.append(figures.figure1(comparison, out / "figure1.png"))
             (ia, ir), (ta, tr) = comparison.rms_px("improved"), comparison.rms_px("traditional")

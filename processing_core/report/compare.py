@@ -114,11 +114,15 @@ def _track(reference: np.ndarray, secondary: np.ndarray) -> OffsetField:
     )
 
 
-def compare_pair(stack: Stack, dem_path: str | Path, *, dem_vertical: str = "egm96") -> PairComparison | None:
+def compare_pair(
+    stack: Stack, dem_path: str | Path, *, params: RectifyParameters | None = None
+) -> PairComparison | None:
     """Co-register the other platform's master both ways and measure both against the final master.
 
-    Returns ``None`` for a single-platform stack or before rectification.
+    ``params`` are the traditional co-registration's (tie-point window, step, DEM datum for the
+    reference height). Returns ``None`` for a single-platform stack or before rectification.
     """
+    params = params or RectifyParameters(method="traditional")
     root = stack.root
     other = _other_master(stack)
     master = str(stack.masters.get("final") or "")
@@ -127,14 +131,14 @@ def compare_pair(stack: Stack, dem_path: str | Path, *, dem_vertical: str = "egm
         return None
     master_scene, other_scene = stack.scene(master), stack.scene(other)
     master_amp = read_amplitude(master_scene)
-    dem = read_dem(dem_path, vertical=dem_vertical)
+    dem = read_dem(dem_path, vertical=params.dem_vertical)
     traditional, _ = rectify_traditional(
         other_scene,
         read_amplitude(other_scene),
         master_scene,
         master_amp,
         float(np.nanmedian(dem.heights_m)),
-        RectifyParameters(method="traditional", dem_vertical=dem_vertical),
+        params,
     )
     master_rect = gdal.Open(str(rectified / f"{master}.tif")).ReadAsArray().astype(np.float64)
     other_rect = gdal.Open(str(rectified / f"{other}.tif")).ReadAsArray().astype(np.float64)
