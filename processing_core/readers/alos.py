@@ -118,6 +118,9 @@ def parse_dataset_summary(rec: Record) -> DatasetSummary:
     alos2 = mission.upper().replace("-", "").startswith("ALOS2")
     doppler_km = (rec.real(1735, 16, default=0.0), rec.real(1751, 16, default=0.0)) if alos2 else None
     off_nadir = rec.real(1839, 16, default=math.nan) if alos2 and rec.length >= 1854 else None
+    for start, what in ((501, "radar wavelength"), (711, "range sampling rate"), (935, "PRF")):
+        if not rec.real(start, 16) > 0:
+            raise ProductError(f"{rec.where(start, 16)}: {what} {rec.text(start, 16)!r} must be > 0")
     return DatasetSummary(
         scene_id=rec.text(21, 16),
         centre_time=_time_digits(rec.text(69, 32), rec.where(69, 32)),
@@ -340,6 +343,10 @@ def parse_leader(data: bytes, source: str) -> Leader:
     """
     descriptor = read_record(data, 0, source, 1)
     table = file_descriptor_table(descriptor)
+    if sum(max(n, 0) for n, _ in table) > 100:
+        raise ProductError(
+            f"{source}: the file descriptor announces {sum(n for n, _ in table)} records, not a leader"
+        )
     expected: list[tuple[int, int]] = [
         (code, length) for code, (n, length) in zip(LEADER_TABLE_TYPES, table) for _ in range(max(n, 0))
     ]

@@ -236,7 +236,8 @@ def amplitude_by_blocks(
     step = max(1, rows_per_block // az) * az
     for row in range(0, lines_out * az, step):
         n = min(step, lines_out * az - row)
-        out[row // az : (row + n) // az] = np.sqrt(multilook_power(read_power(row, n), looks))
+        with np.errstate(over="ignore", invalid="ignore"):  # corrupt pixels give inf/NaN, not warnings
+            out[row // az : (row + n) // az] = np.sqrt(multilook_power(read_power(row, n), looks))
         report(progress, (row + n) / (lines_out * az), message)
     return out
 

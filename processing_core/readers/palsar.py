@@ -290,7 +290,8 @@ def read_level11(
         slc = slc[::-1]
     if flip_columns:
         slc = slc[:, ::-1]
-    amplitude = np.sqrt(multilook_power(np.abs(slc) ** 2, looks)).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # corrupt pixels give inf/NaN, not warnings
+        amplitude = np.sqrt(multilook_power(np.abs(slc) ** 2, looks)).astype(np.float32)
     amplitude[amplitude == 0] = np.nan
     out_grid = multilook_grid(grid, looks)
     if platform_names(leader)[0] == "ALOS-2":

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from processing_core.errors import ProductError
+from processing_core.errors import ProductError, SarError
 from processing_core.progress import ProgressCallback, report
 from processing_core.readers.alos import CeosProduct, Leader, MapProjection
 from processing_core.readers.base import multilook_grid, multilook_power
@@ -123,7 +123,10 @@ def read_level15(
         },
     )
     probe.update(doppler_centroid_hz=[0.0], image="none")
-    geometry = RadarGeometry(scene_from_dict(probe, source=label))
+    try:
+        geometry = RadarGeometry(scene_from_dict(probe, source=label))
+    except (SarError, ValueError) as exc:
+        raise ProductError(f"{label}: the leader's orbit is unusable ({exc})") from None
     lat, lon = mp.corners_lat_lon_deg[:, 0], mp.corners_lat_lon_deg[:, 1]
     rc = geometry.geo2rdr(lat, lon, np.full(4, height))
     if not np.isfinite(rc.azimuth_time_s).all():
@@ -138,6 +141,11 @@ def read_level15(
     t0, r0 = float(rc.azimuth_time_s.min()), float(rc.slant_range_m.min())
     lines = int((rc.azimuth_time_s.max() - t0) / dt) + 1
     samples = int((rc.slant_range_m.max() - r0) / dr) + 1
+    if lines * samples > 4 * desc.lines * desc.pixels:
+        raise ProductError(
+            f"{label}: the orbit puts the image corners {lines} lines x {samples} samples apart in radar "
+            f"geometry, far more than its {desc.lines} x {desc.pixels} map pixels: leader inconsistent"
+        )
     grid = {
         "first_line_time": format_utc(add_seconds(geometry.epoch, t0), digits=9),
         "line_time_interval_s": dt,
@@ -150,7 +158,10 @@ def read_level15(
     node_rows = np.unique(np.append(np.arange(0, lines, _NODE_STEP), lines - 1)).astype(float)
     node_cols = np.unique(np.append(np.arange(0, samples, _NODE_STEP), samples - 1)).astype(float)
     tt, rr = np.meshgrid(t0 + node_rows * dt, r0 + node_cols * dr, indexing="ij")
-    nlat, nlon, _ = geometry.rdr2geo(tt, rr, np.full(tt.shape, height))
+    try:
+        nlat, nlon, _ = geometry.rdr2geo(tt, rr, np.full(tt.shape, height))
+    except SarError as exc:
+        raise ProductError(f"{label}: cannot locate the radar grid on the ground ({exc})") from None
     east, north = transformer.transform(nlon, nlat)
     affine = map_affine(mp, desc.lines, desc.pixels)
     inverse = np.linalg.inv(affine[:, 1:])
@@ -166,9 +177,10 @@ def read_level15(
         rows = np.arange(row, min(row + block, (lines // az) * az), dtype=float)
         prow = _interp_nodes(img_rc[..., 0], node_rows, node_cols, rows, cols)
         pcol = _interp_nodes(img_rc[..., 1], node_rows, node_cols, rows, cols)
-        amp = _bilinear(image, prow, pcol)
-        out[row // az : row // az + len(rows) // az] = np.sqrt(
-            multilook_power(amp.astype(np.float64) ** 2, looks)
-        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            amp = _bilinear(image, prow, pcol)
+            out[row // az : row // az + len(rows) // az] = np.sqrt(
+                multilook_power(amp.astype(np.float64) ** 2, looks)
+            )
         report(progress, 0.5 + 0.5 * (row + len(rows)) / lines, f"resampling {pol} to slant range")
     return out, multilook_grid(grid, looks), [0.0]

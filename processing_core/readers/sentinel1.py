@@ -156,7 +156,12 @@ def _grd_geometry(ann: Annotation) -> tuple[float, float, int]:
     if not (far > near > 0 and 0.2 < slope < 1.0):
         raise ProductError(f"{ann.source}: coordinateConversion polynomials do not map ground to slant range")
     spacing = ann.range_pixel_spacing_m * slope
-    return float(near), float(spacing), int((far - near) / spacing) + 1
+    samples = int((far - near) / spacing) + 1
+    if samples > 4 * ann.samples:
+        raise ProductError(
+            f"{ann.source}: coordinateConversion polynomials give {samples} slant-range samples"
+        )
+    return float(near), float(spacing), samples
 
 
 class GroundPixels:
@@ -216,19 +221,20 @@ def read_grd(
     step = max(1, _ROWS_PER_BLOCK // az) * az
     for row in range(0, lines_out * az, step):
         n = min(step, lines_out * az - row)
-        dn = _read_rows(band, row, n, files.label(name), gdal.GDT_Float32)
-        power = dn * dn
-        power[power == 0] = np.nan
-        power = power.reshape(n // az, az, ann.samples).mean(axis=1)
-        centre = (row + az * np.arange(n // az) + 0.5 * (az - 1)) * ann.line_time_interval_s
-        pixel = pixels_of(centre)
-        inside = (pixel >= 0) & (pixel <= ann.samples - 1)
-        i0 = np.clip(np.floor(pixel).astype(np.intp), 0, ann.samples - 2)
-        frac = np.clip(pixel - i0, 0.0, 1.0)
-        left = np.take_along_axis(power, i0, axis=1)
-        right = np.take_along_axis(power, i0 + 1, axis=1)
-        slant = np.where(inside, left * (1 - frac) + right * frac, np.nan)
-        out[row // az : (row + n) // az] = np.sqrt(multilook_power(slant, (1, rg)))
+        with np.errstate(over="ignore", invalid="ignore"):  # corrupt pixels: inf/NaN, no warnings
+            dn = _read_rows(band, row, n, files.label(name), gdal.GDT_Float32)
+            power = dn * dn
+            power[power == 0] = np.nan
+            power = power.reshape(n // az, az, ann.samples).mean(axis=1)
+            centre = (row + az * np.arange(n // az) + 0.5 * (az - 1)) * ann.line_time_interval_s
+            pixel = pixels_of(centre)
+            inside = (pixel >= 0) & (pixel <= ann.samples - 1)
+            i0 = np.clip(np.floor(pixel).astype(np.intp), 0, ann.samples - 2)
+            frac = np.clip(pixel - i0, 0.0, 1.0)
+            left = np.take_along_axis(power, i0, axis=1)
+            right = np.take_along_axis(power, i0 + 1, axis=1)
+            slant = np.where(inside, left * (1 - frac) + right * frac, np.nan)
+            out[row // az : (row + n) // az] = np.sqrt(multilook_power(slant, (1, rg)))
         report(progress, (row + n) / (lines_out * az), "GRD to slant range")
     grid = {
         "first_line_time": format_utc(ann.first_line_time, digits=9),
