@@ -20,6 +20,7 @@ and fails on the last line of ALOS records written to the JAXA format.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -80,15 +81,22 @@ def open_product(path: Path) -> CeosProduct:
         products = find_ceos_products(files)
     if not products:
         raise ProductError(f"{path}: no CEOS product files (VOL-, LED-, IMG-, TRL-) found")
-    if len(products) > 1:
+    if len(products) > 1 and not any(re.search(r"-F\d$", p.stem) for p in products):
         stems = ", ".join(p.stem for p in products)
-        raise ProductError(f"{path}: holds several CEOS products ({stems}); give their LED- files one by one")
-    return products[0]
+        hint = "unpack it and give" if files.is_zip else "give"
+        raise ProductError(
+            f"{path}: holds several CEOS products ({stems}); {hint} their LED- files one by one"
+        )
+    return next((p for p in products if p.leader), products[0])
 
 
 def check_complete(product: CeosProduct) -> None:
     """Raise a :class:`ProductError` naming the missing file of a partial product."""
     files = product.files
+    if any(re.match(r"IMG-[HV]{2}-.+-F\d$", PurePosixPath(n).name) for n in files.names):
+        raise ProductError(
+            f"{product.label}: PALSAR-2 ScanSAR (one image file per sub-swath, -F1 ...) is not supported"
+        )
     if product.leader is None:
         raise ProductError(f"{product.label}: partial product, the leader file LED-{product.stem} is missing")
     if not product.images:
@@ -343,6 +351,10 @@ class PalsarReader:
         files = product.files
         assert product.leader is not None
         leader = parse_leader(files.read(product.leader), files.label(product.leader))
+        if leader.summary.product_level.startswith("1.0"):
+            raise ProductError(
+                f"{product.label}: Level 1.0 (raw signal data) is not supported; use Level 1.1 or 1.5"
+            )
         pol = choose_polarization(product, options.polarization)
         desc = parse_image_descriptor(
             files.read(product.images[pol], DESCRIPTOR_BYTES), files.label(product.images[pol])

@@ -428,3 +428,16 @@ def test_level15_is_resampled_to_slant_range_where_geo2rdr_puts_the_ground(
         weight = np.clip(window, 0, None)
         assert (weight * rows).sum() / weight.sum() == pytest.approx(line, abs=0.6)
         assert (weight * cols).sum() / weight.sum() == pytest.approx(sample, abs=0.6)
+
+
+def test_unsupported_products_say_so(tmp_path):
+    path, stem = _two_pol_product(tmp_path)
+    led = path / f"LED-{stem}"
+    data = bytearray(led.read_bytes())
+    data[720 + 1094 : 720 + 1097] = b"1.0"  # data set summary product level (bytes 1095-1110)
+    led.write_bytes(bytes(data))
+    with pytest.raises(ProductError, match=r"Level 1\.0 \(raw signal data\) is not supported"):
+        PalsarReader().read(path, tmp_path / "out")
+    (path / f"IMG-HV-{stem}").rename(path / f"IMG-HV-{stem}-F1")
+    with pytest.raises(ProductError, match=r"ScanSAR .* is not supported"):
+        PalsarReader().read(path, tmp_path / "out")
