@@ -19,6 +19,7 @@ VPY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
 DIST_DIR ?= dist
 DEMO_OUT ?= demo_output
+DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
 # Headless Qt for QGIS (tests, qgis_process).
@@ -52,8 +53,10 @@ format: deps
 	$(RUFF) format .
 	$(RUFF) check --fix .
 
+# DEMO_ARGS: extra options of `processing_core demo`, e.g. --scenario small (a quick look).
 demo: system-deps
-	$(PY) -m processing_core demo --out $(DEMO_OUT)
+	$(PY) -m processing_core demo --out $(DEMO_OUT) $(DEMO_ARGS)
+	$(PY) scripts/write_project.py $(DEMO_OUT)/stack
 
 package: system-deps
 	$(PY) scripts/build_package.py --out $(DIST_DIR)/sar_offset_tracking.zip

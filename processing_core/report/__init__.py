@@ -23,6 +23,7 @@ from processing_core.progress import ProgressCallback, report
 from processing_core.radar_grids import SubGrid
 from processing_core.rectify import RectifyParameters
 from processing_core.stack import load_stack
+from processing_core.vector import write_points_gpkg
 
 gdal.UseExceptions()
 
@@ -209,6 +210,8 @@ def write_report(
             if (root / "truth" / f"{name}.csv").exists():
                 truth[name] = _truth_series(root, name)
         written.append(figures.point_series(dates, series, truth, out / "points.png"))
+        located = [(str(p["name"]), float(p["lon"]), float(p["lat"])) for p in points]
+        written.append(write_points_gpkg(out / "points.gpkg", dates, located, series))
         sections.append('<h2>Point time series</h2><img src="points.png">')
         rows = []
         for name, s in series.items():

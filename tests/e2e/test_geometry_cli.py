@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -131,9 +132,9 @@ def test_lookup_command_writes_tables(tmp_path):
 
 def test_demo_runs_on_bundled_dem(tmp_path):
     """The README's demo code path, on the small scenario (the baige-like one takes minutes)."""
-    result = cli("demo", "--out", str(tmp_path / "demo"), "--scenario", "small")
-    assert result.returncode == 0, result.stderr
     out = tmp_path / "demo"
+    result = make_demo(out)
+    assert result.returncode == 0, result.stderr
     stack = json.loads((out / "stack" / "stack.json").read_text())
     assert len(stack["scenes"]) == 6
     assert f"report {out}/stack/report/report.html" in result.stdout
@@ -160,8 +161,70 @@ def test_demo_runs_on_bundled_dem(tmp_path):
     )
     assert np.abs(back.line - lines[ok]).max() < 1e-3
     assert np.abs(back.sample - samples[ok]).max() < 1e-3
+    # The QGIS project opens with its layers valid, styled and in the DEM's place.
+    assert f"QGIS project: {out / 'stack' / 'project.qgz'}" in result.stdout
+    check = subprocess.run(
+        ["/usr/bin/python3", "-c", PROJECT_CHECK, str(out / "stack" / "project.qgz")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert check.returncode == 0, check.stderr
+    layers = json.loads(check.stdout.strip().splitlines()[-1])
+    by_name = {layer["name"]: layer for layer in layers}
+    assert {"LOS rate (m/yr)", "LOS displacement (m)", "Points los (m)", "DEM (hillshade)"} <= set(by_name)
+    assert all(layer["valid"] for layer in layers)
+    dem_extent = by_name["DEM (hillshade)"]["extent"]
+    rate = by_name["LOS rate (m/yr)"]
+    assert rate["crs"] == by_name["DEM (hillshade)"]["crs"] == dem.GetSpatialRef().GetAuthorityCode(None)
+    assert rate["renderer"] == "singlebandpseudocolor"
+    assert rate["min"] == pytest.approx(-rate["max"])  # the ramp is centred on zero
+    x0, y0, x1, y1 = rate["extent"]
+    assert dem_extent[0] <= x0 < x1 <= dem_extent[2]
+    assert dem_extent[1] <= y0 < y1 <= dem_extent[3]
+    assert by_name["Points los (m)"]["features"] == 4  # P1-P4, with DYYYYMMDD columns
+    assert "D" + stack["scenes"][-1]["date"].replace("-", "") in by_name["Points los (m)"]["fields"]
     # Rerunning the demo continues (here: finds everything done) instead of starting over.
     stamp = (out / "stack" / "timeseries" / "los.tif").stat().st_mtime_ns
-    again = cli("demo", "--out", str(tmp_path / "demo"), "--scenario", "small")
+    again = make_demo(out)
     assert again.returncode == 0, again.stderr
     assert (out / "stack" / "timeseries" / "los.tif").stat().st_mtime_ns == stamp
+
+
+PROJECT_CHECK = """
+import json, sys
+from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
+app = QgsApplication([], False)
+app.initQgis()
+project = QgsProject.instance()
+assert project.read(sys.argv[1]), sys.argv[1]
+out = []
+for layer in project.mapLayers().values():
+    e = layer.extent()
+    item = {"name": layer.name(), "valid": layer.isValid(), "crs": layer.crs().authid().split(":")[-1],
+            "extent": [e.xMinimum(), e.yMinimum(), e.xMaximum(), e.yMaximum()]}
+    if isinstance(layer, QgsRasterLayer):
+        r = layer.renderer()
+        item["renderer"] = r.type()
+        if r.type() == "singlebandpseudocolor":
+            item["min"], item["max"] = r.classificationMin(), r.classificationMax()
+    if isinstance(layer, QgsVectorLayer):
+        item["features"] = layer.featureCount()
+        item["fields"] = [f.name() for f in layer.fields()]
+    out.append(item)
+print(json.dumps(out))
+app.exitQgis()
+"""
+
+
+def make_demo(out: Path) -> subprocess.CompletedProcess[str]:
+    """The README's demo command (``make demo``), on the small scenario, into ``out``."""
+    return subprocess.run(
+        ["make", "demo", f"DEMO_OUT={out}", "DEMO_ARGS=--scenario small"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
