@@ -21,6 +21,7 @@ and fails on the last line of ALOS records written to the JAXA format.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -42,7 +43,6 @@ from processing_core.readers.base import (
     check_looks,
     doppler_in_samples,
     multilook_grid,
-    multilook_power,
     pass_direction_of,
     scene_identifier,
     write_outputs,
@@ -144,13 +144,21 @@ def read_image_descriptor(files: ProductFiles, name: str) -> ImageDescriptor:
 
 
 def read_lines(
-    files: ProductFiles, name: str, desc: ImageDescriptor, progress: ProgressCallback | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """All pixels (stored order) and line times (s of day) of an image file.
+    files: ProductFiles,
+    name: str,
+    desc: ImageDescriptor,
+    progress: ProgressCallback | None = None,
+    *,
+    on_block: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """All pixels (stored order) and line times (s of day) of an image file, read sequentially.
+
+    With ``on_block``, pixels are not kept: ``on_block(first_row, pixels, seconds_of_day)``
+    receives each block of lines (about 64 MB) instead, and ``None`` is returned for them.
 
     Returns
     -------
-    pixels : numpy.ndarray
+    pixels : numpy.ndarray or None
         ``(lines, pixels)``: complex64 for complex pixels, else the descriptor's type (native order).
     seconds_of_day : numpy.ndarray
         Acquisition time of each stored line, s of the first line's UTC day (float64).
@@ -160,7 +168,7 @@ def read_lines(
     width = desc.pixels * dtype.itemsize
     start = desc.prefix_bytes + desc.left_border * desc.bytes_per_pixel
     out_type = np.complex64 if dtype.kind == "c" else dtype.newbyteorder("=")
-    pixels = np.empty((desc.lines, desc.pixels), dtype=out_type)
+    pixels = np.empty((desc.lines, desc.pixels), dtype=out_type) if on_block is None else None
     seconds = np.empty(desc.lines)
     per_block = max(1, _BLOCK_BYTES // desc.record_length)
     first_day: tuple[int, int] | None = None
@@ -192,7 +200,11 @@ def read_lines(
             use_us = (us > 0) & (np.abs(us - ms) < 1e-3)
             day_shift = 86400.0 * (block[:, 40:44].copy().view(">u4")[:, 0].astype(np.float64) - first_day[1])
             seconds[row : row + n] = np.where(use_us, us, ms) + day_shift
-            pixels[row : row + n] = np.ascontiguousarray(block[:, start : start + width]).view(dtype)
+            values = np.ascontiguousarray(block[:, start : start + width]).view(dtype)
+            if pixels is None:
+                on_block(row, values, seconds[row : row + n])
+            else:
+                pixels[row : row + n] = values
             report(progress, (row + n) / desc.lines, f"reading {PurePosixPath(name).name}")
     return pixels, seconds
 
@@ -255,6 +267,51 @@ def base_sidecar(product: CeosProduct, leader: Leader, pol: str, grid: dict[str,
     }
 
 
+class _LookSums:
+    """Power summed over looks while the lines stream by, in either storage order.
+
+    Lines and samples are grouped in time order: when the product stores them reversed, the
+    groups start at the far end, so the incomplete group left over is the latest one either way.
+    The storage order of the lines is taken from the times of the first block (the data set
+    summary's time direction when the block has one line).
+    """
+
+    def __init__(
+        self, lines: int, pixels: int, looks: tuple[int, int], flip_columns: bool, reversed_rows: bool
+    ) -> None:
+        self.lines, self.pixels, self.looks, self.flip_columns = lines, pixels, looks, flip_columns
+        self.reversed_rows: bool | None = None
+        self._hint = reversed_rows
+        self.sums = np.zeros((lines // looks[0], pixels // looks[1]))
+
+    def add(self, row: int, block: np.ndarray, seconds: np.ndarray) -> None:
+        """Add the power of stored lines ``row .. row + len(block) - 1``."""
+        az, rg = self.looks
+        n, m = self.sums.shape
+        if self.reversed_rows is None:
+            self.reversed_rows = bool(seconds[-1] < seconds[0]) if len(seconds) > 1 else self._hint
+        stored = row + np.arange(len(block))
+        group = ((self.lines - 1 - stored) if self.reversed_rows else stored) // az
+        keep = group < n
+        if not keep.any():
+            return
+        with np.errstate(over="ignore", invalid="ignore"):  # corrupt pixels give inf/NaN, not warnings
+            power = np.abs(block[keep].astype(np.complex128)) ** 2
+            if self.flip_columns:
+                power = power[:, ::-1]
+            columns = power[:, : m * rg].reshape(len(power), m, rg).sum(axis=2)
+            group = group[keep]  # monotonic: one segment per output line
+            starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+            self.sums[group[starts]] += np.add.reduceat(columns, starts, axis=0)
+
+    def amplitude(self) -> np.ndarray:
+        """sqrt(mean power) per output pixel, rows in increasing time; NaN where it is 0."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            amplitude = np.sqrt(self.sums / (self.looks[0] * self.looks[1])).astype(np.float32)
+        amplitude[amplitude == 0] = np.nan
+        return amplitude
+
+
 def read_level11(
     product: CeosProduct, leader: Leader, pol: str, looks: tuple[int, int], progress: ProgressCallback | None
 ) -> tuple[np.ndarray, dict[str, Any], list[float]]:
@@ -267,7 +324,11 @@ def read_level11(
         )
     summary = leader.summary
     prefix = first_line_prefix(files, name, desc)
-    slc, seconds = read_lines(files, name, desc, progress)
+    flip_columns = summary.pixel_time_direction.startswith("DEC")
+    power = _LookSums(
+        desc.lines, desc.pixels, looks, flip_columns, summary.line_time_direction.startswith("DESC")
+    )
+    _, seconds = read_lines(files, name, desc, progress, on_block=power.add)
     dt = 1.0 / summary.prf_hz
     direction = 1.0 if desc.lines < 2 or seconds[-1] >= seconds[0] else -1.0
     index = np.arange(desc.lines)
@@ -283,7 +344,6 @@ def read_level11(
     except ValueError:
         raise ProductError(f"{files.label(name)}: record 2 has no valid acquisition date") from None
     dr = SPEED_OF_LIGHT_M_S / (2.0 * summary.range_sampling_rate_hz)
-    flip_columns = summary.pixel_time_direction.startswith("DEC")
     near = prefix.slant_range_m - (desc.pixels - 1) * dr if flip_columns else prefix.slant_range_m
     first_s = start_s if direction > 0 else start_s - (desc.lines - 1) * dt
     grid = {
@@ -294,13 +354,9 @@ def read_level11(
         "lines": desc.lines,
         "samples": desc.pixels,
     }
-    if direction < 0:
-        slc = slc[::-1]
-    if flip_columns:
-        slc = slc[:, ::-1]
-    with np.errstate(over="ignore", invalid="ignore"):  # corrupt pixels give inf/NaN, not warnings
-        amplitude = np.sqrt(multilook_power(np.abs(slc) ** 2, looks)).astype(np.float32)
-    amplitude[amplitude == 0] = np.nan
+    if power.reversed_rows != (direction < 0):
+        raise ProductError(f"{files.label(name)}: line times run both forwards and backwards")
+    amplitude = power.amplitude()
     out_grid = multilook_grid(grid, looks)
     if platform_names(leader)[0] == "ALOS-2":
         c0, c1 = summary.doppler_vs_range_km or (0.0, 0.0)

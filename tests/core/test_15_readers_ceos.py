@@ -18,6 +18,7 @@ from processing_core.errors import ProductError
 from processing_core.geometry import RadarGeometry
 from processing_core.orbit import Orbit
 from processing_core.orbitgen import synthetic_scene
+from processing_core.readers import palsar
 from processing_core.readers.alos import find_ceos_products, parse_leader
 from processing_core.readers.base import ProductFiles, ReadOptions, doppler_in_samples
 from processing_core.readers.ceos import parse_image_descriptor
@@ -241,8 +242,12 @@ def test_palsar2_level11_round_trip(tmp_path, container):
     assert np.allclose(amp_hv, _expected_amplitude(hv, 1, 1), rtol=1e-6)
 
 
-def test_palsar1_level11_with_flipped_storage_multilook_and_squint(tmp_path):
-    """PALSAR-1: lines stored latest first, samples far range first, non-zero Doppler, 3 x 2 looks."""
+@pytest.mark.parametrize("block_lines", [None, 5])
+def test_palsar1_level11_with_flipped_storage_multilook_and_squint(tmp_path, monkeypatch, block_lines):
+    """PALSAR-1: lines stored latest first, samples far range first, non-zero Doppler, 3 x 2 looks;
+    read in one block or in blocks of 5 lines (looks straddle the blocks)."""
+    if block_lines:
+        monkeypatch.setattr(palsar, "_BLOCK_BYTES", block_lines * (412 + 8 * 36))
     truth = _scene(centre_time=np.datetime64("2008-01-01T06:00:00"))
     slc = _slc(3)
     doppler = (350.0, -0.05, 2e-5)  # Hz, Hz/pixel, Hz/pixel^2 of the stored pixel index
