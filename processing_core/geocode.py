@@ -21,6 +21,7 @@ sample) is grid node ((line - ROW0) / STEP_PX, (sample - COL0) / STEP_PX).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from processing_core.dem import bilinear
 from processing_core.errors import InputError
 from processing_core.progress import ProgressCallback, report
 from processing_core.radar_grids import SubGrid
+from processing_core.rasters import file_signature
 from processing_core.stack import load_stack
 from processing_core.timeseries import BlockWriter
 
@@ -187,9 +189,13 @@ def geocode_raster(
     resolution: float | None = None,
     resampling: str = "auto",
     block_rows: int = 256,
+    force: bool = False,
     progress: ProgressCallback | None = None,
 ) -> Path:
     """Geocode one radar-geometry raster (every band) to ``out``; returns the path written.
+
+    An existing ``out`` made from the same source and lookup table (size and modification time)
+    with the same options is kept (``force`` recomputes): reruns of a chain skip this step.
 
     Raises
     ------
@@ -201,6 +207,24 @@ def geocode_raster(
         raise InputError(f"resampling must be one of {', '.join(RESAMPLING)}, got {resampling!r}")
     src_path = Path(src)
     ds = _open(src_path, "raster")
+    signature = json.dumps(
+        {
+            "source": file_signature(src_path),
+            "lookup": file_signature(Path(lut_path)),
+            "epsg": epsg,
+            "resolution": resolution,
+            "resampling": resampling,
+        },
+        sort_keys=True,
+    )
+    if not force and Path(out).exists():
+        try:
+            previous = gdal.Open(str(out)).GetMetadataItem("GEOCODE_SIGNATURE")
+        except RuntimeError:
+            previous = None
+        if previous == signature:
+            report(progress, 1.0, f"{Path(out).name}: up to date")
+            return Path(out)
     meta = ds.GetMetadata() or {}
     grid = SubGrid.from_metadata(meta, (ds.RasterYSize, ds.RasterXSize), where=str(src_path))
     first = ds.GetRasterBand(1)
@@ -222,7 +246,14 @@ def geocode_raster(
     )
     bands = [ds.GetRasterBand(k + 1) for k in range(ds.RasterCount)]
     new_meta = {("SOURCE_" + k if k in ("ROW0", "COL0", "STEP_PX") else k): v for k, v in meta.items()}
-    new_meta.update({"GEOCODED_FROM": src_path.name, "LOOKUP_TABLE": str(lut.path), "RESAMPLING": method})
+    new_meta.update(
+        {
+            "GEOCODED_FROM": src_path.name,
+            "LOOKUP_TABLE": str(lut.path),
+            "RESAMPLING": method,
+            "GEOCODE_SIGNATURE": signature,
+        }
+    )
     writer = BlockWriter(
         Path(out),
         (n_rows, n_cols),

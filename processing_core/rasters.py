@@ -20,6 +20,13 @@ _GDAL_TYPES = {
 }
 
 
+def file_signature(path: str | os.PathLike[str]) -> dict[str, object]:
+    """Resolved path, size and modification time of a file: the key of "inputs unchanged"."""
+    p = Path(path)
+    st = p.stat()
+    return {"path": str(p.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
 def write_geotiff(
     path: str | os.PathLike[str],
     bands: Sequence[np.ndarray],

@@ -30,7 +30,7 @@ from processing_core.offsets.engine import Prior, track_sources
 from processing_core.offsets.field import BANDS, OffsetField
 from processing_core.offsets.params import OffsetParameters
 from processing_core.progress import ProgressCallback, report, scaled
-from processing_core.rasters import write_geotiff
+from processing_core.rasters import file_signature, write_geotiff
 from processing_core.stack import load_stack
 
 gdal.UseExceptions()
@@ -71,16 +71,11 @@ class RasterSource:
         return out
 
 
-def _signature(path: Path) -> dict[str, Any]:
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _prior_signature(prior: Any) -> Any:
     if prior is None:
         return None
     if isinstance(prior, (str, os.PathLike)):
-        return _signature(Path(prior))
+        return file_signature(prior)
     digest = hashlib.sha1()
     arrays = (
         [prior.azimuth_px, prior.range_px, prior.rows, prior.cols]
@@ -168,7 +163,7 @@ def up_to_date(out: Path, params: OffsetParameters, inputs: list[Path], prior: A
     return (
         data.get("format") == FORMAT
         and data.get("parameters") == params.to_dict()
-        and data.get("inputs") == [_signature(p) for p in inputs]
+        and data.get("inputs") == [file_signature(p) for p in inputs]
         and data.get("prior") == _prior_signature(prior)
     )
 
@@ -266,7 +261,7 @@ def track_files(
         "version": __version__,
         "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "parameters": params.to_dict(),
-        "inputs": [_signature(ref_path), _signature(sec_path)],
+        "inputs": [file_signature(ref_path), file_signature(sec_path)],
         "prior": _prior_signature(prior),
         "grid": {
             "row0": float(field.rows[0]),

@@ -220,3 +220,23 @@ def test_bad_inputs(tables):
     )
     assert run.returncode == 0, run.stderr
     assert (folder / "geocoded" / "field.tif").exists()
+
+
+def test_rerun_keeps_an_up_to_date_output_and_redoes_a_changed_one(tables):
+    folder, lat, _, _ = tables
+    src = folder / "skip.tif"
+    lut = folder / "geometry" / "dem_lut.tif"
+    out = folder / "geocoded" / "skip.tif"
+    write_geotiff(src, [np.full(lat.shape, 2.0)], descriptions=["two"])
+    geocode_raster(src, lut, out)
+    stamp = out.stat().st_mtime_ns
+    geocode_raster(src, lut, out)
+    assert out.stat().st_mtime_ns == stamp  # same source, table and options: kept
+    geocode_raster(src, lut, out, resampling="nearest")
+    assert out.stat().st_mtime_ns != stamp  # other options: redone
+    stamp = out.stat().st_mtime_ns
+    write_geotiff(src, [np.full(lat.shape, 3.0)], descriptions=["three"])
+    geocode_raster(src, lut, out, resampling="nearest")
+    assert out.stat().st_mtime_ns != stamp  # new source: redone
+    values = gdal.Open(str(out)).ReadAsArray()
+    assert np.nanmax(values) == 3.0
