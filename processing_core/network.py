@@ -347,6 +347,15 @@ def stack_acquisitions(stack: Stack, *, progress: ProgressCallback | None = None
     return out
 
 
+def _chosen_masters(stack: Stack) -> dict[str, Any]:
+    """Masters by :func:`baselines.select_masters` for a stack that has no final master yet (an
+    imported one), keeping any entries it already has (a ``per_platform`` table, say)."""
+    from processing_core.baselines import select_masters
+
+    chosen = select_masters([stack.scene(s.id) for s in stack.scenes])
+    return {**chosen, **{k: v for k, v in (stack.masters or {}).items() if v}}
+
+
 def select_stack_pairs(
     root: str | os.PathLike[str],
     rules: PairRules | None = None,
@@ -357,10 +366,15 @@ def select_stack_pairs(
     """Select the pairs of a stack; write ``stack.json`` pairs, ``network/pairs.csv`` and
     ``network/network.png`` (unless ``plot`` is false or matplotlib is missing).
 
+    A stack without a final master (an imported one) gets its masters chosen by
+    :func:`baselines.select_masters` and saved with the pairs; existing masters are kept.
+
     Returns the pairs, the connectivity report and the files written.
     """
     rules = rules or PairRules()
     stack = load_stack(root)
+    if stack.scenes and not (stack.masters or {}).get("final"):
+        stack.masters = _chosen_masters(stack)
     acquisitions = stack_acquisitions(stack, progress=progress)
     pairs = select_pairs(acquisitions, rules)
     if not pairs:

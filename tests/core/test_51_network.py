@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-from geometry_helpers import BIGTUJUNGA
+from geometry_helpers import BIGTUJUNGA, alos_scene
 
+from processing_core.baselines import baseline, select_master, select_masters
 from processing_core.errors import InputError
+from processing_core.geometry import RadarGeometry
 from processing_core.network import (
     Acquisition,
     PairRules,
@@ -20,7 +24,9 @@ from processing_core.network import (
     select_pairs,
     select_stack_pairs,
 )
+from processing_core.readers.importer import import_products
 from processing_core.simulate import get_scenario, simulate_stack
+from processing_core.stack import load_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,3 +177,79 @@ def test_pairs_cli(small_stack):
     assert bad.returncode == 2
     assert bad.stderr.startswith("error:")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def _spread_cost(*quantities: np.ndarray) -> np.ndarray:
+    """The paper's master criterion written out: sum over the other scenes of each quantity's
+    absolute difference divided by its standard deviation."""
+    cost = np.zeros(len(quantities[0]))
+    for values in quantities:
+        for i in range(len(values)):
+            cost[i] += sum(abs(values[i] - v) for v in values) / np.std(values)
+    return cost
+
+
+# Five PALSAR-1 passes: days after the first, cross-track orbit shift (m), Doppler centroid (Hz).
+# Scene 2 (day 230) is the median date, but scene 3 (day 276) sits in the middle of the orbit
+# shifts and Dopplers too: the summed normalised spread is smallest there, 30 % below the next.
+MASTER_DAYS = (0, 138, 230, 276, 506)
+MASTER_SHIFTS_M = (0.0, 100.0, 700.0, 100.0, 300.0)
+MASTER_DOPPLERS_HZ = (0.0, 70.0, 10.0, 30.0, 30.0)
+
+
+def _passes(shifts, dopplers):
+    t0 = np.datetime64("2008-01-01T06:00:00")
+    return [
+        alos_scene(
+            lines=400,
+            samples=300,
+            scene_id=f"ALOS_{k}",
+            centre_time=t0 + np.timedelta64(days, "D"),
+            cross_track_shift_m=shift,
+            doppler_centroid_hz=(doppler, 0.0),  # (f,) alone trips geometry._doppler_d
+        )
+        for k, (days, shift, doppler) in enumerate(zip(MASTER_DAYS, shifts, dopplers))
+    ]
+
+
+def test_select_master_minimises_the_summed_normalised_spread():
+    scenes = _passes(MASTER_SHIFTS_M, MASTER_DOPPLERS_HZ)
+    # Precondition of the independent computation: a sideways orbit shift of a few hundred metres
+    # is a perpendicular baseline proportional to it (the factor cancels in the normalisation).
+    ref = RadarGeometry(scenes[0])
+    bperp = np.array([baseline(ref, RadarGeometry(s)).perpendicular_m for s in scenes])
+    factor = bperp[2] / MASTER_SHIFTS_M[2]
+    assert 0.5 < factor <= 1.0
+    np.testing.assert_allclose(bperp, factor * np.array(MASTER_SHIFTS_M), atol=0.5)
+    cost = _spread_cost(np.array(MASTER_DAYS, float), np.array(MASTER_SHIFTS_M), np.array(MASTER_DOPPLERS_HZ))
+    assert int(np.argmin(cost)) == 3
+    assert np.sort(cost)[1] > 1.3 * cost.min()  # an obvious minimiser
+    assert select_master(scenes) == "ALOS_3"
+    # Equal orbits and Dopplers have no spread and are ignored: the median date wins.
+    alike = _passes((0.0,) * 5, (0.0,) * 5)
+    assert int(np.argmin(_spread_cost(np.array(MASTER_DAYS, float)))) == 2
+    assert select_master(alike) == "ALOS_2"
+    assert select_master(alike[:1]) == "ALOS_0"
+
+
+def test_pairs_choose_and_save_the_masters_of_an_imported_stack(small_stack, tmp_path):
+    imported = import_products([small_stack / "scenes"], tmp_path / "imported")
+    assert imported.masters == {}
+    select_stack_pairs(imported.root, plot=False)
+    stack = load_stack(imported.root)
+    expected = select_masters([stack.scene(s.id) for s in stack.scenes])
+    assert stack.masters == expected
+    assert set(stack.masters["per_platform"]) == {"ALOS", "ALOS-2"}
+    assert stack.masters["final"] == expected["per_platform"]["ALOS-2"]  # the newest platform's
+    assert len(stack.pairs) == 2 + 3 + 9
+
+
+def test_pairs_keep_the_masters_a_stack_has(small_stack, tmp_path):
+    copied = load_stack(shutil.copytree(small_stack, tmp_path / "stack"))
+    first = copied.scenes[0].id  # not the one select_masters would choose
+    assert first != copied.masters["final"]
+    mine = {"per_platform": {"ALOS": first, "ALOS-2": copied.masters["final"]}, "final": first}
+    copied.masters = mine
+    copied.save()
+    select_stack_pairs(copied.root, plot=False)
+    assert load_stack(copied.root).masters == mine
