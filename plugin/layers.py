@@ -4,7 +4,14 @@ The styles live in ``resources/styles`` and are generic (the dock builds on them
 
 - ``displacement_m.qml``: diverging ramp (red negative, white zero, blue positive), legend in m;
 - ``rate_m_per_yr.qml``: the same ramp, legend in m/yr;
-- ``snr.qml``: a sequential ramp for quality bands (SNR), from zero.
+- ``snr.qml``: a sequential ramp for quality bands (SNR), from zero;
+- ``ncc.qml``: a sequential ramp for the normalised cross-correlation, 0 to 1;
+- ``std_m.qml``: a sequential ramp from zero for standard deviations and residuals, legend in m;
+- ``mask.qml``: a paletted mask (layover 1, shadow 2, both 3), value 0 fully transparent.
+
+:func:`style_for_name` picks the style from a raster's file name (``los.tif`` -> displacement,
+``los_rate.tif`` -> rate, ...); :func:`apply_style_by_name` applies it (the dock uses it on the
+layers it opens).
 
 A QML fixes the ramp, the legend and its unit but not the data range, so a
 :class:`StyledRasterPostProcessor` applies the QML once Processing has loaded the layer, selects
@@ -16,6 +23,8 @@ diverging styles so that white stays at zero. This is display only; values are n
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 from qgis.core import (
     QgsMapLayer,
@@ -30,8 +39,25 @@ from . import RESOURCES
 
 STYLES = RESOURCES / "styles"
 
-#: style name -> the ramp is centred on zero
-DIVERGING = {"displacement_m": True, "rate_m_per_yr": True, "snr": False}
+#: style name -> the ramp is centred on zero (the mask is paletted: no ramp)
+DIVERGING = {
+    "displacement_m": True,
+    "rate_m_per_yr": True,
+    "snr": False,
+    "ncc": False,
+    "std_m": False,
+    "mask": False,
+}
+
+#: (pattern on the lower-case file stem, style), the first match wins
+NAME_STYLES: tuple[tuple[str, str], ...] = (
+    (r"mask|layover|shadow", "mask"),
+    (r"_std$|std_|residual", "std_m"),
+    (r"rate", "rate_m_per_yr"),
+    (r"snr", "snr"),
+    (r"ncc", "ncc"),
+    (r"^(los|azimuth|range)(_m)?$|displacement", "displacement_m"),
+)
 
 
 def style_path(style: str) -> str:
@@ -73,6 +99,28 @@ def apply_style(layer: QgsRasterLayer, style: str, band: int | None = None) -> N
     ramp.setMaximumValue(high)
     ramp.classifyColorRamp(0, band, layer.extent(), layer.dataProvider())
     layer.triggerRepaint()
+
+
+def style_for_name(path_or_name: str | Path) -> str | None:
+    """The style for a raster by its file name (:data:`NAME_STYLES`), ``None`` if none fits.
+
+    ``los.tif``/``azimuth.tif`` -> ``displacement_m``, ``*_rate`` -> ``rate_m_per_yr``,
+    ``*_std``/``*_residual`` -> ``std_m``, ``snr``/``ncc`` -> sequential, ``*mask*``/layover ->
+    ``mask``.
+    """
+    stem = Path(str(path_or_name).split("|")[0]).stem.lower()
+    for pattern, style in NAME_STYLES:
+        if re.search(pattern, stem):
+            return style
+    return None
+
+
+def apply_style_by_name(layer: QgsRasterLayer, band: int | None = None) -> str | None:
+    """Apply the style :func:`style_for_name` picks for the layer's file; return it (or ``None``)."""
+    style = style_for_name(layer.source())
+    if style is not None:
+        apply_style(layer, style, band)
+    return style
 
 
 class StyledRasterPostProcessor(QgsProcessingLayerPostProcessorInterface):

@@ -29,10 +29,40 @@ def plugin_package(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
         sys.path.remove(str(plugins))
 
 
+@pytest.fixture(scope="session")
+def gui_iface(qgis_iface: object) -> object:
+    """pytest-qgis' stub ``QgisInterface`` completed with the GUI calls the plugin makes.
+
+    The stub ignores plugin menus, toolbar icons and docks and lacks ``removePluginMenu`` and
+    ``removeDockWidget``; here menus and icons are recorded in ``menu_actions`` /
+    ``toolbar_actions`` and docks really go into (and out of) the stub's main window, so tests
+    can check that unloading leaves nothing behind.
+    """
+    iface = qgis_iface
+    if getattr(iface, "menu_actions", None) is None:
+        main = iface.mainWindow()
+        iface.menu_actions = []
+        iface.toolbar_actions = []
+
+        def add_menu(name: str, action: object) -> None:
+            iface.menu_actions.append((name, action))
+
+        def remove_menu(name: str, action: object) -> None:
+            iface.menu_actions.remove((name, action))
+
+        iface.addPluginToMenu = add_menu
+        iface.removePluginMenu = remove_menu
+        iface.addToolBarIcon = iface.toolbar_actions.append
+        iface.removeToolBarIcon = iface.toolbar_actions.remove
+        iface.addDockWidget = main.addDockWidget
+        iface.removeDockWidget = main.removeDockWidget
+    return iface
+
+
 @pytest.fixture
-def loaded_plugin(plugin_package: ModuleType, qgis_iface: object):
+def loaded_plugin(plugin_package: ModuleType, gui_iface: object):
     """A plugin instance after ``initGui()``; unloaded again after the test."""
-    plugin = plugin_package.classFactory(qgis_iface)
+    plugin = plugin_package.classFactory(gui_iface)
     plugin.initGui()
     try:
         yield plugin
