@@ -218,7 +218,7 @@ class MatplotlibBackend:
             self._curves[key].set_gid(f"{component}:{series.label}")
         if component == "los":
             self._draw_stages(model, ax)
-        if model.series:
+        if model.series and component == plotted_components(model)[0]:
             ax.legend(fontsize=7, loc="best")
 
     def _draw_stages(self, model: PlotModel, ax: Any) -> None:
@@ -250,6 +250,7 @@ class MatplotlibBackend:
                         fontsize=7,
                         color=color,
                         ha="center",
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
                     )
                 )
 

@@ -9,13 +9,11 @@ WGS84 while the rasters are in UTM 11N, so every click goes through the CRS tran
 from __future__ import annotations
 
 import csv
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.path import Path as MplPath
-from osgeo import gdal, osr
+from osgeo import gdal
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
@@ -34,6 +32,7 @@ from qgis.gui import QgsMapMouseEvent
 from qgis.PyQt.QtCore import QEvent, QPoint, QVariant
 from qgis.PyQt.QtCore import Qt as QtNs
 from qgis.PyQt.QtWidgets import QDockWidget
+from timeseries_writer import write_stack_json, write_timeseries
 
 pytestmark = pytest.mark.qgis
 
@@ -56,21 +55,6 @@ def _cube(scale: float, rows_factor: float, cols_factor: float) -> np.ndarray:
     return (k * (rows_factor * r + cols_factor * c) * scale).astype(np.float32)
 
 
-def _write(path: Path, cube: np.ndarray) -> None:
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), COLS, ROWS, len(DATES), gdal.GDT_Float32)
-    ds.SetGeoTransform((X0, PIXEL, 0.0, Y0, 0.0, -PIXEL))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32611)
-    ds.SetProjection(srs.ExportToWkt())
-    for k, date in enumerate(DATES):
-        band = ds.GetRasterBand(k + 1)
-        band.SetNoDataValue(float("nan"))
-        band.SetDescription("D" + str(date).replace("-", ""))
-        band.SetMetadataItem("DATE", str(date))
-        band.WriteArray(cube[k])
-    ds = None
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("STACK")
@@ -83,16 +67,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> dict:
         0.01 * np.arange(1, len(DATES) + 1)[:, None, None] + 0.001 * np.arange(ROWS)[None, :, None]
     ) * np.ones((1, 1, COLS))
     std = std.astype(np.float32)
-    _write(folder / "los.tif", los)
-    _write(folder / "azimuth.tif", azimuth)
-    _write(folder / "los_std.tif", std)
-    scenes = [
-        {"id": f"S{k}", "platform": p, "date": str(d), "sidecar": f"scenes/S{k}.json"}
-        for k, (d, p) in enumerate(zip(DATES, PLATFORMS))
-    ]
-    (root / "stack.json").write_text(
-        json.dumps({"format": "sar-stack/1", "scenes": scenes}), encoding="utf-8"
-    )
+    for name, cube in (("los", los), ("azimuth", azimuth), ("los_std", std)):
+        write_timeseries(folder / f"{name}.tif", DATES, cube, (X0, PIXEL, 0.0, Y0, 0.0, -PIXEL))
+    write_stack_json(root, DATES, PLATFORMS)
     return {"root": root, "los": los, "azimuth": azimuth, "los_std": std, "path": folder / "los.tif"}
 
 
