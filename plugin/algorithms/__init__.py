@@ -9,15 +9,19 @@ def algorithm_classes() -> list[type[QgsProcessingAlgorithm]]:
     """Return the algorithm classes the provider registers, in toolbox order."""
     from .geo2rdr import Geo2RdrAlgorithm
     from .geocode import GeocodeAlgorithm
+    from .importer import ImportProductsAlgorithm
     from .invert import InvertTimeSeriesAlgorithm
     from .lookup import LookupTablesAlgorithm
     from .offsets import OffsetTrackingAlgorithm
     from .pairs import SelectPairsAlgorithm
     from .rdr2geo import Rdr2GeoAlgorithm
     from .rectify import RectifyStackAlgorithm
+    from .run import RunChainAlgorithm
     from .simulate import SimulateStackAlgorithm
 
     return [
+        ImportProductsAlgorithm,
+        RunChainAlgorithm,
         Geo2RdrAlgorithm,
         Rdr2GeoAlgorithm,
         LookupTablesAlgorithm,

@@ -17,7 +17,7 @@ from qgis.core import (
 )
 
 from ..corebridge import require_file
-from .base import StackAlgorithm, gdal_path_of
+from .base import SarAlgorithm, StackAlgorithm, gdal_path_of
 from .invert import add_product_outputs, product_results
 
 RESAMPLING_OPTIONS: tuple[tuple[str, str], ...] = (
@@ -33,6 +33,33 @@ def epsg_of(authid: str) -> int:
     if authority.upper() != "EPSG" or not code.isdigit():
         raise QgsProcessingException(f"Target CRS: needs a CRS with an EPSG code, got '{authid or 'custom'}'")
     return int(code)
+
+
+def add_target_grid_parameters(alg: SarAlgorithm, crs: str = "CRS", resolution: str = "RESOLUTION") -> None:
+    """The optional target CRS of geocoding and its cell size (read with :func:`target_grid`)."""
+    alg.addParameter(
+        QgsProcessingParameterCrs(
+            crs, alg.tr("Target CRS (empty: the DEM's CRS and cell size)"), optional=True
+        )
+    )
+    alg.add_numbers([(resolution, "Cell size in the target CRS's units (with a target CRS)", None, 0.0)])
+
+
+def target_grid(
+    alg: SarAlgorithm,
+    parameters: dict,
+    context: QgsProcessingContext,
+    crs: str = "CRS",
+    resolution: str = "RESOLUTION",
+) -> tuple[int | None, float | None]:
+    """(EPSG code, cell size) of the parameters made by :func:`add_target_grid_parameters`;
+    (None, None) for the DEM's grid. Both or neither must be given."""
+    chosen = alg.parameterAsCrs(parameters, crs, context)
+    epsg = epsg_of(chosen.authid()) if chosen.isValid() else None
+    cell = alg.optional_number(parameters, resolution)
+    if (epsg is None) != (cell is None):
+        raise QgsProcessingException("Give a target CRS and its cell size together, or neither (DEM grid)")
+    return epsg, cell
 
 
 class GeocodeAlgorithm(StackAlgorithm):
@@ -76,14 +103,7 @@ class GeocodeAlgorithm(StackAlgorithm):
                 optional=True,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterCrs(
-                self.CRS, self.tr("Target CRS (empty: the DEM's CRS and cell size)"), optional=True
-            )
-        )
-        self.add_numbers(
-            [(self.RESOLUTION, "Cell size in the target CRS's units (with a target CRS)", None, 0.0)]
-        )
+        add_target_grid_parameters(self, self.CRS, self.RESOLUTION)
         self.add_enum(self.RESAMPLING, "Resampling", RESAMPLING_OPTIONS, advanced=True)
         self.add_advanced(
             QgsProcessingParameterFile(
@@ -113,13 +133,7 @@ class GeocodeAlgorithm(StackAlgorithm):
             gdal_path_of(layer.source())
             for layer in self.parameterAsLayerList(parameters, self.INPUT, context)
         ]
-        crs = self.parameterAsCrs(parameters, self.CRS, context)
-        epsg = epsg_of(crs.authid()) if crs.isValid() else None
-        resolution = self.optional_number(parameters, self.RESOLUTION)
-        if (epsg is None) != (resolution is None):
-            raise QgsProcessingException(
-                "Give a target CRS and its cell size together, or neither (DEM grid)"
-            )
+        epsg, resolution = target_grid(self, parameters, context, self.CRS, self.RESOLUTION)
         lut = self.parameterAsFile(parameters, self.LUT, context)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context) or str(stack / "geocoded")
         written = self.run_core(

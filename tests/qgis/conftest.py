@@ -75,3 +75,15 @@ def registry(qgis_app: object):
     from qgis.core import QgsApplication
 
     return QgsApplication.processingRegistry()
+
+
+@pytest.fixture(scope="module")
+def provider(plugin_package: ModuleType, qgis_iface: object, qgis_processing: object):
+    """The ``sarots`` provider, registered by ``initProcessing()`` for the module's tests
+    (run them with ``processing.run``)."""
+    from qgis.core import QgsApplication
+
+    plugin = plugin_package.classFactory(qgis_iface)
+    plugin.initProcessing()
+    yield QgsApplication.processingRegistry().providerById("sarots")
+    plugin.unload()
