@@ -2,13 +2,13 @@
 
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 scripts/build_models.py
 
-``offset_tracking_chain.model3`` chains, on a stack folder and a DEM:
-pairs -> rectify -> offsets -> invert -> geocode. Each step takes the stack folder from the
-previous step's ``STACK`` output, so the Model Builder runs them in this order. The provider
-``sarots`` adds the model to its algorithms (``sarots:offset_tracking_chain``).
+``offset_tracking_chain.model3`` chains, on a folder of SAR products (or sar-scene/1 sidecars)
+and a DEM: import -> pairs -> rectify -> offsets -> invert -> geocode. The import writes a new
+stack folder (the model's destination ``import:STACK``); each later step takes the stack folder
+from the previous step's ``STACK`` output, so the Model Builder runs them in this order. The
+provider ``sarots`` adds the model to its algorithms (``sarots:offset_tracking_chain``).
 
-The import step joins the head of the chain once ``sarots:import`` exists (see the note in
-the model's help). Edit this script, run it, and commit the regenerated .model3.
+Edit this script, run it, and commit the regenerated .model3.
 """
 
 from __future__ import annotations
@@ -25,23 +25,31 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "resources" / "models" / "offset_tracking_chain.model3"
 
 HELP = (
-    "The offset-tracking chain of Liu et al. 2020 on a stack folder, as one model: "
-    "select masters and pairs (paper's temporal bounds and bridging pairs), ortho-rectify every "
+    "The offset-tracking chain of Liu et al. 2020 as one model: import SAR products into a stack "
+    "folder, select masters and pairs (paper's temporal bounds and bridging pairs), ortho-rectify every "
     "scene into the final master's geometry through the DEM (improved method), track offsets of "
     "every pair, invert them into LOS and azimuth time series (SBAS) and geocode the results to "
     "the DEM's grid.\n\n"
-    "Stack folder: a folder with stack.json (from the simulate algorithm; an import step joins "
-    "the head of this model once the import algorithm exists).\n"
+    "Products: a folder of SAR products (ALOS CEOS folders or zips, Sentinel-1 SAFE, or "
+    "sar-scene/1 *.json sidecars such as a simulated stack's scenes/ folder), searched three "
+    "levels deep; multilook as AZxRG looks.\n"
+    "Stack folder: where the stack is written (a folder holding a stack already is added to).\n"
     "DEM: a raster layer covering the scenes (e.g. SRTM 30 m).\n"
     "Grid spacing, window sizes and search radius of the offset tracking, in pixels.\n\n"
-    "Outputs: the stack folder's timeseries/ (metres, one band per date DYYYYMMDD) and the "
+    "Outputs: the stack folder with its timeseries/ (metres, one band per date DYYYYMMDD) and the "
     "geocoded folder (default STACK/geocoded). Every step is resumable: a rerun recomputes only "
     "what changed. Open the model in the Model Builder to change any other option."
 )
 
 STEPS = (
     # child id, algorithm, description, {parameter: ("model", name) | ("child", child id) | ("value", v)}
-    ("pairs", "sarots:pairs", "Select masters and offset pairs", {"STACK": ("model", "STACK")}),
+    (
+        "import",
+        "sarots:import",
+        "Import SAR products",
+        {"FOLDER": ("model", "INPUT"), "MULTILOOK": ("model", "MULTILOOK")},
+    ),
+    ("pairs", "sarots:pairs", "Select masters and offset pairs", {"STACK": ("child", "import")}),
     (
         "rectify",
         "sarots:rectify",
@@ -62,6 +70,13 @@ STEPS = (
     ("invert", "sarots:invert", "Time-series inversion", {"STACK": ("child", "offsets")}),
     ("geocode", "sarots:geocode", "Geocode time series", {"STACK": ("child", "invert")}),
 )
+
+
+#: child id -> (model output name, the child's destination parameter, description, mandatory)
+OUTPUTS = {
+    "import": ("STACK", "OUTPUT", "Stack folder", True),
+    "geocode": ("GEOCODED", "OUTPUT", "Geocoded folder (empty: STACK/geocoded)", False),
+}
 
 
 def _load_plugin() -> object:
@@ -98,8 +113,11 @@ def build() -> object:
     model.setHelpContent({"ALG_DESC": HELP, "ALG_CREATOR": "SAR Offset Tracking developers"})
     inputs = (
         QgsProcessingParameterFile(
-            "STACK", "Stack folder (the folder holding stack.json)", QgsProcessingParameterFile.Folder
+            "INPUT",
+            "Folder of SAR products (CEOS, SAFE, zips, sar-scene/1 sidecars)",
+            QgsProcessingParameterFile.Folder,
         ),
+        QgsProcessingParameterString("MULTILOOK", "Multilook, azimuth x range looks (AZxRG)", "1x1"),
         QgsProcessingParameterRasterLayer("DEM", "DEM (raster layer, heights in metres)"),
         QgsProcessingParameterNumber(
             "STEP_PX", "Offset grid spacing (px)", QgsProcessingParameterNumber.Integer, 8, minValue=1
@@ -134,13 +152,14 @@ def build() -> object:
             if definition.defaultValue() is not None:
                 static = QgsProcessingModelChildParameterSource.fromStaticValue(definition.defaultValue())
                 child.addParameterSources(definition.name(), [static])
-        if child_id == "geocode":
-            output = QgsProcessingModelOutput("GEOCODED", "Geocoded folder (empty: STACK/geocoded)")
+        if child_id in OUTPUTS:
+            name, destination, title, mandatory = OUTPUTS[child_id]
+            output = QgsProcessingModelOutput(name, title)
             output.setChildId(child_id)
-            output.setChildOutputName("OUTPUT")
-            output.setMandatory(False)
+            output.setChildOutputName(destination)
+            output.setMandatory(mandatory)
             output.setPosition(QPointF(700, 80 + 120 * k))
-            child.setModelOutputs({"GEOCODED": output})
+            child.setModelOutputs({name: output})
         model.addChildAlgorithm(child)
     model.updateDestinationParameters()
     return model

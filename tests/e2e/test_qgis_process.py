@@ -34,6 +34,8 @@ ALGORITHMS = {
     "sarots:invert",
     "sarots:geocode",
     "sarots:offset_tracking_chain",
+    "sarots:import",
+    "sarots:run",
 }
 DEM = REPO_ROOT / "resources" / "dem" / "bigtujunga_srtm30m_utm11.tif"
 
@@ -158,6 +160,41 @@ def test_run_simulate_json(small_stack) -> None:
     assert len(json.loads((stack / "stack.json").read_text())["scenes"]) == 6
 
 
+def test_run_import_json(small_stack, enabled_env, qgis_process, tmp_path: Path) -> None:
+    """``sarots:import`` of the simulated scenes: a folder plus a file list (one sidecar twice)."""
+    stack = tmp_path / "imported"
+    scenes = small_stack[0] / "scenes"
+    first = sorted(scenes.glob("*.json"))[0]
+    out = _run_json(
+        qgis_process,
+        enabled_env,
+        "sarots:import",
+        f"FOLDER={scenes}",
+        f"FILES={first}",
+        "MULTILOOK=1x1",
+        f"OUTPUT={stack}",
+    )
+    assert out["algorithm_details"]["group"] == "Import"
+    results = out["results"]
+    assert (results["SCENES"], results["IMPORTED"]) == (6, 6)
+    assert results["PLATFORMS"] == "ALOS,ALOS-2"
+    assert results["STACK"] == results["OUTPUT"] == str(stack)
+    dates = [s["date"] for s in json.loads((stack / "stack.json").read_text())["scenes"]]
+    assert dates == sorted(dates)
+    assert len(list((stack / "scenes").glob("*.tif"))) == 6
+
+
+def test_run_import_of_a_text_file_names_it(enabled_env, qgis_process, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a product\n", encoding="utf-8")
+    result = qgis_process(
+        enabled_env, "run", "sarots:import", "--", f"FILES={text}", f"OUTPUT={tmp_path / 'stack'}"
+    )
+    assert result.returncode != 0
+    assert "notes.txt: unknown product kind" in result.stdout + result.stderr
+    assert not (tmp_path / "stack" / "stack.json").exists()
+
+
 def test_run_pairs_json(small_stack, enabled_env, qgis_process, tmp_path: Path) -> None:
     import shutil
 
@@ -170,27 +207,30 @@ def test_run_pairs_json(small_stack, enabled_env, qgis_process, tmp_path: Path) 
 
 
 def test_run_model_json(small_stack, enabled_env, qgis_process, tmp_path: Path) -> None:
-    """The shipped model, pairs to geocode, as one qgis_process run."""
+    """The shipped model, import to geocode, as one qgis_process run on the simulated scenes."""
     import shutil
 
     import numpy as np
     from osgeo import gdal
 
-    stack = Path(shutil.copytree(small_stack[0], tmp_path / "stack"))
+    stack = tmp_path / "stack"
     dem = Path(shutil.copy(DEM, tmp_path))
     out = _run_json(
         qgis_process,
         enabled_env,
         "sarots:offset_tracking_chain",
-        f"STACK={stack}",
+        f"INPUT={small_stack[0] / 'scenes'}",
+        f"import:STACK={stack}",
         f"DEM={dem}",
         "STEP_PX=16",
         "WINDOWS=32",
         "SEARCH_PX=32",
         timeout=300,
     )
+    assert out["results"]["import:STACK"] == str(stack)
     assert out["results"]["geocode:GEOCODED"] == str(stack / "geocoded")
     info = "\n".join(out["log"]["info"])
+    assert "6 scene(s) imported" in info
     assert "14 pairs" in info
     assert "14 pair(s) computed" in info
     geocoded = gdal.Open(str(stack / "geocoded" / "los.tif"))
@@ -198,12 +238,14 @@ def test_run_model_json(small_stack, enabled_env, qgis_process, tmp_path: Path) 
     assert geocoded.GetRasterBand(6).GetDescription() == "D20170724"
     assert geocoded.GetProjection() == gdal.Open(str(dem)).GetProjection()
     # the time series at P2 against the simulator's truth (tolerance: tests/qgis/test_algorithms_chain.py)
-    truth = json.loads((stack / "truth" / "truth.json").read_text())
+    truth = json.loads((small_stack[0] / "truth" / "truth.json").read_text())
     p2 = next(p for p in truth["points"] if p["name"] == "P2")
     ds = gdal.Open(str(stack / "timeseries" / "los.tif"))
     row0, col0, step = (float(ds.GetMetadataItem(k)) for k in ("ROW0", "COL0", "STEP_PX"))
     node = ds.ReadAsArray()[:, round((p2["line"] - row0) / step), round((p2["sample"] - col0) / step)]
-    expected = float((stack / "truth" / "P2.csv").read_text(encoding="utf-8").splitlines()[-1].split(",")[1])
+    expected = float(
+        (small_stack[0] / "truth" / "P2.csv").read_text(encoding="utf-8").splitlines()[-1].split(",")[1]
+    )
     assert abs(float(node[-1]) - expected) <= 1.5 + 0.1 * abs(expected)
     assert np.isfinite(node).all()
 

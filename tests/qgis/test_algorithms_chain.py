@@ -1,7 +1,9 @@
 """The chain's algorithms through ``processing.run`` on a ``small`` simulated stack, and the model.
 
 The stack is simulated once per module by ``sarots:simulate`` itself (seed 3: six scenes of
-about 450 x 210 px, seconds). The numbers are checked against sources independent of the code
+about 450 x 210 px, seconds) and its scenes imported by ``sarots:import`` into the stack the
+steps run on, as the model does (the importer reads zero amplitude, the simulated radar
+shadow, as no-data). The numbers are checked against sources independent of the code
 under test: the paper's pair rule applied here to the stack's dates, the rectification QC, the
 simulator's ground truth at the point P2 (``truth/P2.csv``), the DEM's CRS and extent, and the
 step-by-step results for the model.
@@ -77,14 +79,6 @@ class CancelAtFirstReport(QgsProcessingFeedback):
         self.cancel()
 
 
-@pytest.fixture(scope="module")
-def provider(plugin_package, qgis_iface, qgis_processing):
-    plugin = plugin_package.classFactory(qgis_iface)
-    plugin.initProcessing()
-    yield QgsApplication.processingRegistry().providerById("sarots")
-    plugin.unload()
-
-
 def _run(alg: str, params: dict, feedback: QgsProcessingFeedback | None = None) -> dict:
     import processing
 
@@ -93,13 +87,16 @@ def _run(alg: str, params: dict, feedback: QgsProcessingFeedback | None = None) 
 
 @pytest.fixture(scope="module")
 def chain(provider, tmp_path_factory) -> dict:
-    """Every step once, in order; keeps copies of the stack before pairs and before offsets."""
+    """Every step once, in order, from the import of the simulated scenes; keeps copies of the
+    simulated stack and of the stack before offsets."""
     root = tmp_path_factory.mktemp("chain")
     dem = Path(shutil.copy(DEM, root))  # GDAL may write .aux.xml beside it: not in the checkout
+    simulated = root / "simulated"
     stack = root / "stack"
-    out = {"dem": dem, "stack": stack}
-    out["simulate"] = _run("simulate", {"SCENARIO": 1, "SEED": 3, "OUTPUT": str(stack)})
-    out["template"] = Path(shutil.copytree(stack, root / "template"))
+    out = {"dem": dem, "stack": stack, "simulated": simulated}
+    out["simulate"] = _run("simulate", {"SCENARIO": 1, "SEED": 3, "OUTPUT": str(simulated)})
+    out["template"] = Path(shutil.copytree(simulated, root / "template"))
+    out["import"] = _run("import", {"FOLDER": str(simulated / "scenes"), "OUTPUT": str(stack)})
     out["pairs"] = _run("pairs", {"STACK": str(stack)})
     out["rectify"] = _run("rectify", {"STACK": str(stack), "DEM": str(dem)})
     out["rectified"] = Path(shutil.copytree(stack, root / "rectified_copy"))
@@ -162,13 +159,16 @@ def test_paper_defaults(provider) -> None:
 
 
 def test_simulate_writes_the_small_scenario(chain) -> None:
-    result, stack = chain["simulate"], chain["stack"]
+    result, stack = chain["simulate"], chain["simulated"]
     assert result["OUTPUT"] == result["STACK"] == str(stack)
     assert result["SCENES"] == 6
     assert result["FINAL_MASTER"] == "PALSAR2_20160725"  # newest platform's master (stack.json)
     dates = [s["date"] for s in json.loads((stack / "stack.json").read_text())["scenes"]]
     _, rows = _truth(stack)
     assert [r["date"] for r in rows] == dates
+    imported = json.loads((chain["stack"] / "stack.json").read_text())["scenes"]
+    assert [s["date"] for s in imported] == dates
+    assert chain["import"]["SCENES"] == 6
     assert gdal.Open(result["TRUTH_LOS"]).RasterCount == 6
 
 
@@ -276,8 +276,8 @@ def test_time_series_at_p2_matches_truth(chain) -> None:
     weeks: a bias towards smaller motion of up to ~10 %, plus ~0.3 px noise (1.4 m at the 4.7 m
     PALSAR-1 range spacing) per pair. Hence 1.5 m + 10 % of the truth, at every date.
     """
-    result, stack = chain["invert"], chain["stack"]
-    point, rows = _truth(stack)
+    result = chain["invert"]
+    point, rows = _truth(chain["simulated"])
     dates = [r["date"] for r in rows]
     assert result["DATES"] == ",".join(dates)
     assert result["PAIRS_USED"] == 14
@@ -307,7 +307,7 @@ def test_geocoded_on_the_dem_grid(chain) -> None:
     assert (los.rasterUnitsPerPixelX(), los.rasterUnitsPerPixelY()) == (30.0, 30.0)
     assert los.bandName(6).endswith("D20170724")
     # The value at P2's map position (lat/lon of the truth, projected by QGIS) is its time series.
-    point, rows = _truth(stack)
+    point, rows = _truth(chain["simulated"])
     to_map = QgsCoordinateTransform(
         QgsCoordinateReferenceSystem("EPSG:4326"), los.crs(), QgsProject.instance().transformContext()
     )
@@ -372,17 +372,32 @@ def test_model_is_in_the_toolbox(provider) -> None:
     assert model is not None
     assert model.provider().id() == "sarots"
     children = model.childAlgorithms()
-    assert {c.algorithmId() for c in children.values()} == {f"sarots:{a}" for a in STACK_ALGORITHMS}
-    for previous, child in zip(STACK_ALGORITHMS, STACK_ALGORITHMS[1:]):
+    chain = ("import", *STACK_ALGORITHMS)
+    assert {c.algorithmId() for c in children.values()} == {f"sarots:{a}" for a in chain}
+    (source,) = children["import"].parameterSources()["FOLDER"]
+    assert source.parameterName() == "INPUT"
+    for previous, child in zip(chain, chain[1:]):
         (source,) = children[child].parameterSources()["STACK"]
         assert (source.outputChildId(), source.outputName()) == (previous, "STACK")
-    assert {p.name() for p in model.parameterDefinitions()} >= {"STACK", "DEM", "STEP_PX", "WINDOWS"}
+    names = {p.name() for p in model.parameterDefinitions()}
+    assert names >= {"INPUT", "import:STACK", "DEM", "STEP_PX", "WINDOWS"}
+    assert isinstance(model.parameterDefinition("import:STACK"), QgsProcessingParameterFolderDestination)
 
 
 def test_model_runs_end_to_end(chain, tmp_path: Path) -> None:
-    """The model on a fresh copy of the simulated stack gives the step-by-step results."""
-    stack = Path(shutil.copytree(chain["template"], tmp_path / "stack"))
-    result = _run("offset_tracking_chain", {"STACK": str(stack), "DEM": str(chain["dem"]), **OFFSETS})
+    """The model imports the simulated stack's scenes (sar-scene/1 sidecars) into a new stack and
+    gives the step-by-step results."""
+    stack = tmp_path / "stack"
+    result = _run(
+        "offset_tracking_chain",
+        {
+            "INPUT": str(chain["template"] / "scenes"),
+            "import:STACK": str(stack),
+            "DEM": str(chain["dem"]),
+            **OFFSETS,
+        },
+    )
+    assert result["import:STACK"] == str(stack)
     assert result["geocode:GEOCODED"] == str(stack / "geocoded")
     assert len(list((stack / "offsets").glob("*.tif"))) == 14
     for name in ("los.tif", "azimuth.tif"):

@@ -23,7 +23,9 @@ from qgis.core import (
     QgsProcessingOutputFolder,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFolderDestination,
+    QgsProject,
     QgsRasterLayer,
+    QgsSingleBandPseudoColorRenderer,
 )
 
 from processing_core.chain import STEPS
@@ -254,15 +256,23 @@ def test_run_full_chain(finished, simulated) -> None:
     assert progress[-1] == pytest.approx(100.0)
 
 
-def test_run_only_some_steps(finished, simulated) -> None:
-    """A rerun of two steps on the finished stack: both up to date, the products returned."""
-    result = _run(
-        "run",
+def test_run_only_some_steps_and_load_the_products(finished, simulated, qgis_new_project) -> None:
+    """A rerun of two steps on the finished stack, as the toolbox runs it (results loaded): both
+    steps up to date, the geocoded products loaded with the diverging style."""
+    import processing
+
+    result = processing.runAndLoadResults(
+        "sarots:run",
         {"STACK": str(finished["stack"]), "DEM": str(simulated["dem"]), **RUN, "STEPS": [3, 4]},
     )
     assert list(json.loads(result["STEP_SECONDS"])) == ["invert", "geocode"]
     assert result["LOS"] == finished["result"]["LOS"]
     assert result["REPORT"] == ""
+    layers = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
+    for name in ("Geocoded LOS displacement (m)", "Geocoded LOS rate (m/yr)"):
+        renderer = layers[name].renderer()
+        assert isinstance(renderer, QgsSingleBandPseudoColorRenderer)
+        assert renderer.classificationMin() == pytest.approx(-renderer.classificationMax())
 
 
 def test_cancel_the_run(finished) -> None:
