@@ -210,7 +210,10 @@ def read_precipitation(path: str | Path) -> Precipitation:
 
 def stages_available() -> bool:
     """Whether ``processing_core.analysis.stages`` (the creep-stage segmentation) is importable."""
+    from .. import ensure_core_importable
+
     try:
+        ensure_core_importable()
         from processing_core.analysis import stages  # noqa: F401
     except ImportError:
         return False
@@ -224,7 +227,7 @@ def creep_stages(series: Series) -> StageLine | None:
     segmentation with a BIC penalty); a series with fewer than three valid dates, or a core
     without that module, gives ``None``.
     """
-    if "los" not in series.values:
+    if "los" not in series.values or not stages_available():
         return None
     try:
         from processing_core.analysis.stages import detect_stages

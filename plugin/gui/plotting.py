@@ -96,7 +96,33 @@ def plotted_components(model: PlotModel) -> list[str]:
     return present or list(COMPONENTS)
 
 
-class MatplotlibBackend:
+class BackendBase:
+    """What every backend keeps: its widget (a container with a margin-less layout) and the
+    library objects it drew, by series, for the query methods."""
+
+    name = ""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self._widget = QWidget(parent)
+        self._layout = QVBoxLayout(self._widget)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._reset_artists()
+
+    def widget(self) -> QWidget:
+        return self._widget
+
+    def _reset_artists(self) -> None:
+        self._curves: dict[tuple[str, str], Any] = {}
+        """(component, label) -> the drawn line."""
+        self._bars: dict[tuple[str, str], Any] = {}
+        """(component, label) -> the drawn error bars."""
+        self._spans: list[tuple[str, Any]] = []
+        """(platform, shaded region) on the LOS axis."""
+        self._stage_texts: list[Any] = []
+        self._precipitation: Any = None
+
+
+class MatplotlibBackend(BackendBase):
     """The plot on a matplotlib ``FigureCanvasQTAgg`` (no pyplot state)."""
 
     name = "matplotlib"
@@ -105,32 +131,22 @@ class MatplotlibBackend:
         from matplotlib.backends.backend_qt5agg import FigureCanvasQTAgg, NavigationToolbar2QT
         from matplotlib.figure import Figure
 
+        super().__init__(parent)
         self.figure = Figure(figsize=(6.0, 5.0), dpi=100, layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self._widget = QWidget(parent)
-        layout = QVBoxLayout(self._widget)
-        layout.setContentsMargins(0, 0, 0, 0)
         self.toolbar = NavigationToolbar2QT(self.canvas, self._widget)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.canvas)
+        self._layout.addWidget(self.toolbar)
+        self._layout.addWidget(self.canvas)
         self.axes: dict[str, Any] = {}
-        self._curves: dict[tuple[str, str], Any] = {}
-        self._bars: dict[tuple[str, str], Any] = {}
-        self._spans: list[tuple[str, Any]] = []
-        self._stage_texts: list[Any] = []
-        self._precipitation: Any = None
         self.draw(PlotModel())
-
-    def widget(self) -> QWidget:
-        return self._widget
 
     def draw(self, model: PlotModel) -> None:
         from matplotlib import dates as mdates
 
         fig = self.figure
         fig.clear()
-        self.axes, self._curves, self._bars, self._spans, self._stage_texts = {}, {}, {}, [], []
-        self._precipitation = None
+        self.axes = {}
+        self._reset_artists()
         rows = (["precipitation"] if model.precipitation is not None else []) + plotted_components(model)
         ratios = [1 if r == "precipitation" else 3 for r in rows]
         grid = fig.add_gridspec(len(rows), 1, height_ratios=ratios)

@@ -9,6 +9,7 @@ WGS84 while the rasters are in UTM 11N, so every click goes through the CRS tran
 from __future__ import annotations
 
 import csv
+import importlib.util
 
 import numpy as np
 import pytest
@@ -446,3 +447,39 @@ def to_qdatetime_str(text: str):
     from sar_offset_tracking.plugin.gui.temporal import to_qdatetime
 
     return to_qdatetime(np.datetime64(text))
+
+
+BACKENDS = ["matplotlib", *(["pyqtgraph"] if importlib.util.find_spec("pyqtgraph") else [])]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_available_backend_draws_the_same(dock, stack, tmp_path, backend) -> None:
+    """The adapter contract on each plotting library present (pyqtgraph only where installed)."""
+    dock.set_backend(backend)
+    assert dock.plot.name == backend
+    path = tmp_path / "precip.csv"
+    path.write_text("month,precip_mm\n2014-01,3\n2014-02,12.5\n", encoding="utf-8")
+    dock.set_precipitation(str(path))
+    dock.hold_action.setChecked(True)
+    a = dock.plot_at(to_canvas(centre_utm(3, 4)))
+    b = dock.plot_at(to_canvas(centre_utm(6, 1)))
+    for series, (row, col) in ((a, (3, 4)), (b, (6, 1))):
+        dates, y = dock.plot.curve("los", series.label)
+        np.testing.assert_array_equal(dates, DATES)
+        np.testing.assert_array_equal(y, stack["los"][:, row, col])
+        np.testing.assert_allclose(
+            dock.plot.error_bars("los", series.label), stack["los_std"][:, row, col], rtol=1e-6
+        )
+        np.testing.assert_array_equal(
+            dock.plot.curve("azimuth", series.label)[1], stack["azimuth"][:, row, col]
+        )
+    assert dock.plot.spans() == [("ALOS", DATES[0], DATES[2]), ("ALOS-2", DATES[3], DATES[5])]
+    np.testing.assert_array_equal(dock.plot.bars(), [3.0, 12.5])
+    if dock.stages_check.isChecked():
+        assert all(text.endswith("mm/day") for text in dock.plot.stage_labels())
+        assert len(dock.plot.stage_labels()) >= 1
+    dock.flip_check.setChecked(True)
+    np.testing.assert_array_equal(dock.plot.curve("azimuth", a.label)[1], -stack["azimuth"][:, 3, 4])
+    for suffix in ("png", "svg"):
+        dock.export_plot(str(tmp_path / f"plot.{suffix}"))
+        assert (tmp_path / f"plot.{suffix}").stat().st_size > 1000
