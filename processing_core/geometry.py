@@ -57,7 +57,10 @@ class RadarGeometry:
         self.side = 1.0 if scene.look_side == "right" else -1.0
         self.first_line_s = float(self.orbit.seconds(self.grid.first_line_time))
         self._doppler = np.asarray(scene.doppler_centroid_hz, dtype=np.float64)
-        self._doppler_d = self._doppler[1:] * np.arange(1, len(self._doppler))
+        # d f / d s; a constant Doppler has derivative zero (polyval of an empty array fails).
+        self._doppler_d = (
+            (self._doppler[1:] * np.arange(1, len(self._doppler))) if len(self._doppler) > 1 else np.zeros(1)
+        )
         self.zero_doppler = not np.any(self._doppler)
 
     # -- radar grid ---------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def _brute_force_doppler_time(scene, lat, lon, h, doppler_coeffs):
     return centre, t, float(np.linalg.norm(p - s[0]))
 
 
-@pytest.mark.parametrize("doppler", [(0.0,), (350.0, -0.05, 2e-5)])
+@pytest.mark.parametrize("doppler", [(0.0,), (350.0,), (350.0, -0.05, 2e-5)])
 def test_geo2rdr_matches_brute_force_with_and_without_doppler(doppler):
     """ALOS-1 L1.1 style squint (f_dc of hundreds of Hz varying with range) vs an independent solver."""
     scene = alos_scene(doppler_centroid_hz=doppler)
