@@ -75,6 +75,21 @@ def run() -> None:
         settle(800)
         result["dock_png"] = dock.grab().save(PARAMS["dock_png"])
         result["window_png"] = window.grab().save(PARAMS["window_png"])
+        # the temporal controller of QGIS desktop steps the raster through its dates
+        dock.temporal_action.setChecked(True)
+        controller = canvas.temporalController()
+        frame_number = int(PARAMS["frame"])
+        controller.setCurrentFrameNumber(frame_number)
+        settle()
+        frame = controller.dateTimeRangeForFrameNumber(frame_number)
+        result["temporal"] = {
+            "controller": type(controller).__name__,
+            "frames": controller.totalFrameCount(),
+            "frame_end": frame.end().toUTC().toString(Qt.ISODate),
+            "include_end": frame.includeEnd(),
+            "canvas_end": canvas.temporalRange().end().toUTC().toString(Qt.ISODate),
+            "band": layer.renderer().band(),
+        }
     except Exception:  # reported to the test through the JSON
         result["error"] = traceback.format_exc()
     finally:

@@ -37,6 +37,7 @@ TIMEOUT_S = 120
 ROWS, COLS = 40, 50
 GEOTRANSFORM = (370000.0, 30.0, 0.0, 3795000.0, 0.0, -30.0)  # UTM 11N, Big Tujunga
 PIXELS = [(20, 25), (26, 17)]  # the landslide's centre and its flank
+FRAME = 40  # a temporal-controller frame (84-day steps from 2007-02-10) inside the ALOS-2 period
 
 
 def creep_dates() -> tuple[np.ndarray, list[str]]:
@@ -171,6 +172,7 @@ def desktop(demo: dict, profile: Path, tmp_path_factory: pytest.TempPathFactory)
         "dock_png": str(ARTIFACTS / "dock.png"),
         "window_png": str(ARTIFACTS / "qgis_window.png"),
         "result": str(workdir / "result.json"),
+        "frame": FRAME,
     }
     for stale in (params["dock_png"], params["window_png"]):
         Path(stale).unlink(missing_ok=True)
@@ -204,6 +206,18 @@ def test_clicked_pixels_plot_the_raster_values(desktop: dict, demo: dict) -> Non
         [p, str(dates[platforms == p].min()), str(dates[platforms == p].max())] for p in ("ALOS", "ALOS-2")
     ]
     assert desktop["spans"] == expected
+
+
+def test_temporal_controller_steps_the_band(desktop: dict, demo: dict) -> None:
+    temporal = desktop["temporal"]
+    assert temporal["controller"] == "QgsTemporalNavigationObject"
+    assert temporal["frames"] > FRAME
+    assert temporal["canvas_end"] == temporal["frame_end"]
+    end = np.datetime64(temporal["frame_end"].rstrip("Z"), "s")
+    moments = demo["dates"].astype("datetime64[s]")
+    shown = moments <= end if temporal["include_end"] else moments < end
+    assert temporal["band"] == int(np.flatnonzero(shown)[-1]) + 1
+    assert 15 < temporal["band"] < len(demo["dates"])  # not the last band shown before
 
 
 def test_screenshots_saved(desktop: dict) -> None:

@@ -143,6 +143,20 @@ def test_nan_pixel_stays_missing(dock, stack) -> None:
     assert np.count_nonzero(np.isnan(y)) == 1
 
 
+def test_radar_geometry_raster_without_georeferencing(dock, tmp_path) -> None:
+    """QGIS draws a raster without geotransform at x = col, y = -row; the click lands there."""
+    cube = _cube(0.1, 3.0, 1.0)
+    path = write_timeseries(tmp_path / "timeseries" / "los.tif", DATES, cube, None)
+    radar = QgsRasterLayer(str(path), "radar LOS", "gdal")
+    assert not radar.crs().isValid()
+    QgsProject.instance().addMapLayer(radar)
+    dock.set_layer(radar)
+    series = dock.plot_at(QgsPointXY(7.5, -2.5))
+    assert (series.info["row"], series.info["col"]) == (2, 7)
+    np.testing.assert_array_equal(dock.plot.curve("los", series.label)[1], cube[:, 2, 7])
+    assert "azimuth" not in series.values  # no azimuth.tif beside it
+
+
 def test_click_outside_plots_nothing(dock) -> None:
     assert dock.plot_at(to_canvas(QgsPointXY(X0 - 100.0, Y0 + 100.0))) is None
     assert dock.series == []

@@ -21,18 +21,23 @@ def write_timeseries(
     path: Path,
     dates: np.ndarray,
     cube: np.ndarray,
-    geotransform: tuple[float, float, float, float, float, float],
+    geotransform: tuple[float, float, float, float, float, float] | None,
     epsg: int = 32611,
 ) -> Path:
-    """``cube`` (dates x rows x cols, metres) as the contract GeoTIFF at ``path``."""
+    """``cube`` (dates x rows x cols, metres) as the contract GeoTIFF at ``path``.
+
+    ``geotransform=None`` writes neither a geotransform nor a CRS, as the radar-geometry
+    ``STACK/timeseries/*.tif`` are.
+    """
     bands, rows, cols = cube.shape
     assert bands == len(dates)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, bands, gdal.GDT_Float32)
-    ds.SetGeoTransform(geotransform)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(epsg)
-    ds.SetProjection(srs.ExportToWkt())
+    if geotransform is not None:
+        ds.SetGeoTransform(geotransform)
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(epsg)
+        ds.SetProjection(srs.ExportToWkt())
     for k, date in enumerate(dates):
         band = ds.GetRasterBand(k + 1)
         band.SetNoDataValue(float("nan"))
