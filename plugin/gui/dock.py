@@ -482,10 +482,11 @@ class TimeSeriesDock(QgsDockWidget):
     # -- teardown --------------------------------------------------------------------------------
     def cleanup(self) -> None:
         """Take the map tools, markers and temporal connection off the canvas (plugin unload)."""
+        self.polygon_tool.remove_from_canvas()
         for tool in (self.point_tool, self.reference_tool, self.polygon_tool):
             if self.canvas.mapTool() is tool:
                 self.canvas.unsetMapTool(tool)
-        self.polygon_tool.remove_from_canvas()
+            tool.deleteLater()  # map tools are children of the canvas, which outlives the dock
         self.markers.clear(reference=True)
         self.stepper.detach()
 

@@ -29,10 +29,10 @@ from qgis.core import (
     QgsSingleBandPseudoColorRenderer,
     QgsVectorLayer,
 )
-from qgis.gui import QgsMapMouseEvent
+from qgis.gui import QgsMapMouseEvent, QgsMapTool
 from qgis.PyQt.QtCore import QEvent, QPoint, QVariant
 from qgis.PyQt.QtCore import Qt as QtNs
-from qgis.PyQt.QtWidgets import QDockWidget
+from qgis.PyQt.QtWidgets import QApplication, QDockWidget
 from timeseries_writer import write_stack_json, write_timeseries
 
 pytestmark = pytest.mark.qgis
@@ -448,9 +448,12 @@ def test_plugin_action_shows_dock_and_unload_removes_everything(
     qgis_canvas.setTemporalRange(
         QgsDateTimeRange(to_qdatetime_str("2014-01-10"), to_qdatetime_str("2014-01-11"))
     )
-    from qgis.PyQt.QtWidgets import QApplication
-
     QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    assert not [
+        t
+        for t in qgis_canvas.findChildren(QgsMapTool)
+        if type(t).__name__ in ("PointPickTool", "PolygonTool")
+    ]
     docks = [
         d for d in gui_iface.mainWindow().findChildren(QDockWidget) if "SarOffsetTracking" in d.objectName()
     ]
