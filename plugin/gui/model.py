@@ -14,6 +14,7 @@ the core.
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import math
 from collections.abc import Sequence
@@ -214,7 +215,7 @@ def stages_available() -> bool:
 
     try:
         ensure_core_importable()
-        from processing_core.analysis import stages  # noqa: F401
+        importlib.import_module("processing_core.analysis.stages")
     except ImportError:
         return False
     return True

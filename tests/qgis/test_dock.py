@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -500,3 +501,26 @@ def test_every_available_backend_draws_the_same(dock, stack, tmp_path, backend) 
     for suffix in ("png", "svg"):
         dock.export_plot(str(tmp_path / f"plot.{suffix}"))
         assert (tmp_path / f"plot.{suffix}").stat().st_size > 1000
+
+
+def test_without_the_stages_module_the_plot_has_no_stages(
+    plugin_package, gui_iface, layer, monkeypatch
+) -> None:
+    """The hook draws stages only when processing_core.analysis.stages imports."""
+    from sar_offset_tracking.plugin.gui.dock import TimeSeriesDock
+    from sar_offset_tracking.plugin.gui.model import stages_available
+
+    monkeypatch.setitem(sys.modules, "processing_core.analysis.stages", None)  # import fails
+    assert not stages_available()
+    widget = TimeSeriesDock(gui_iface, gui_iface.mainWindow())
+    try:
+        widget.set_layer(layer)
+        assert not widget.stages_check.isEnabled()
+        assert not widget.stages_check.isChecked()
+        widget.stages_check.setChecked(True)  # even when forced on
+        series = widget.plot_at(to_canvas(centre_utm(6, 9)))
+        assert widget.plot.curve("los", series.label) is not None
+        assert widget.plot.stage_labels() == []
+    finally:
+        widget.cleanup()
+        widget.deleteLater()
