@@ -63,20 +63,42 @@ def read_raster(path: Path) -> Raster:
     return Raster(data, [b.GetDescription() for b in bands], [b.GetMetadata() for b in bands], grid)
 
 
-def node_series(raster: Raster, line: float, sample: float, *, radius_nodes: int = 1) -> np.ndarray:
-    """Series at the node nearest to master pixel (line, sample): the mean of the finite values of
-    the (2 r + 1)^2 nodes around it, per band (NaN where none is finite)."""
-    row, col = raster.grid.node_of(np.array(line), np.array(sample))
-    r, c = int(np.rint(row)), int(np.rint(col))
-    rows = slice(max(r - radius_nodes, 0), r + radius_nodes + 1)
-    cols = slice(max(c - radius_nodes, 0), c + radius_nodes + 1)
-    block = raster.data[:, rows, cols].reshape(raster.data.shape[0], -1)
-    out = np.full(block.shape[0], np.nan)
-    for k, values in enumerate(block):
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            out[k] = finite.mean()
-    return out
+def node_series(
+    raster: Raster, line: float, sample: float, *, usable: np.ndarray | None = None
+) -> np.ndarray:
+    """Series at master pixel (line, sample): bilinear interpolation of the four nodes around it,
+    per band, over the nodes that are finite there and ``usable`` (rows, cols; default all), the
+    weights renormalised; NaN where none of the four is. Bilinear, since a window measures the
+    local mean motion and the field between nodes is smooth at the node spacing."""
+    row, col = (float(v) for v in raster.grid.node_of(np.array(line), np.array(sample)))
+    r0, c0 = int(np.floor(row)), int(np.floor(col))
+    a, b = row - r0, col - c0
+    n_rows, n_cols = raster.data.shape[1:]
+    total = np.zeros(raster.data.shape[0])
+    weight = np.zeros(raster.data.shape[0])
+    for dr, dc, w in ((0, 0, (1 - a) * (1 - b)), (0, 1, (1 - a) * b), (1, 0, a * (1 - b)), (1, 1, a * b)):
+        r, c = r0 + dr, c0 + dc
+        if not (0 <= r < n_rows and 0 <= c < n_cols) or w == 0.0:
+            continue
+        if usable is not None and not usable[r, c]:
+            continue
+        values = raster.data[:, r, c]
+        ok = np.isfinite(values)
+        total[ok] += w * values[ok]
+        weight[ok] += w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weight > 0, total / weight, np.nan)
+
+
+def full_rank(root: Path, component: str, n_dates: int) -> np.ndarray | None:
+    """Nodes where the pairs connect every date (rank n_dates - 1), from ``<component>_count.tif``;
+    elsewhere the SBAS gives the minimum-norm solution, which understates the motion across the
+    gap. ``None`` without the count raster."""
+    path = root / "timeseries" / f"{component}_count.tif"
+    if not path.exists():
+        return None
+    counts = read_raster(path)
+    return np.nan_to_num(counts.data[counts.names.index("rank")], nan=-1) == n_dates - 1
 
 
 def _truth_points(root: Path) -> list[dict[str, float | str]]:
@@ -200,13 +222,13 @@ def write_report(
             c: read_raster(ts / f"{c}_std.tif") for c in ("los", "azimuth") if (ts / f"{c}_std.tif").exists()
         }
         series, truth = {}, {}
+        usable = {c: full_rank(root, c, len(dates)) for c in series_r}
         for p in points:
             name = str(p["name"])
-            series[name] = {
-                c: node_series(r, float(p["line"]), float(p["sample"])) for c, r in series_r.items()
-            }
+            at = (float(p["line"]), float(p["sample"]))
+            series[name] = {c: node_series(r, *at, usable=usable[c]) for c, r in series_r.items()}
             for c, r in std_r.items():
-                series[name][f"{c}_std"] = node_series(r, float(p["line"]), float(p["sample"]))
+                series[name][f"{c}_std"] = node_series(r, *at, usable=usable[c])
             if (root / "truth" / f"{name}.csv").exists():
                 truth[name] = _truth_series(root, name)
         written.append(figures.point_series(dates, series, truth, out / "points.png"))
