@@ -40,6 +40,10 @@ class PairComparison:
     """The other platform's master id."""
     days: int
     """Temporal baseline, days."""
+    earlier: str
+    """The pair's earlier scene: the offsets run from it to the later one (motion forward in time)."""
+    later: str
+    """The pair's later scene."""
     improved: OffsetField
     """Offsets master -> DEM-rectified other scene."""
     traditional: OffsetField
@@ -142,8 +146,12 @@ def compare_pair(
     )
     master_rect = gdal.Open(str(rectified / f"{master}.tif")).ReadAsArray().astype(np.float64)
     other_rect = gdal.Open(str(rectified / f"{other}.tif")).ReadAsArray().astype(np.float64)
-    improved = _track(master_rect, other_rect)
-    trad = _track(master_amp.astype(np.float64), traditional.astype(np.float64))
+    dates = {s.id: np.datetime64(s.date) for s in stack.scenes}
+    # Earlier scene as the reference, so that the maps show the motion forward in time.
+    first, second = (other_rect, master_rect) if dates[other] < dates[master] else (master_rect, other_rect)
+    improved = _track(first, second)
+    master_f, trad_f = master_amp.astype(np.float64), traditional.astype(np.float64)
+    trad = _track(trad_f, master_f) if dates[other] < dates[master] else _track(master_f, trad_f)
     moving = _moving_mask(root, master, other, master_amp.shape)
     rows, cols = np.rint(improved.rows).astype(int), np.rint(improved.cols).astype(int)
     if moving is None:
@@ -157,11 +165,12 @@ def compare_pair(
     spacing = float(
         azimuth_spacing_m(geom, mid[0], mid[1], np.array([float(np.nanmedian(dem.heights_m))]))[0]
     )
-    dates = {s.id: np.datetime64(s.date) for s in stack.scenes}
     return PairComparison(
         master=master,
         other=other,
         days=int(abs((dates[master] - dates[other]).astype(int))),
+        earlier=other if dates[other] < dates[master] else master,
+        later=master if dates[other] < dates[master] else other,
         improved=improved,
         traditional=trad,
         stable=stable,

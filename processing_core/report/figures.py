@@ -111,6 +111,8 @@ def figure1(comparison: PairComparison, dst: Path) -> Path:
             ax.set_title(f"{comp}, {label}", fontsize=9)
             ax.tick_params(labelsize=6)
             fig.colorbar(im, ax=ax, shrink=0.8, label="m")
-    fig.suptitle(f"{comparison.other} -> {comparison.master} ({comparison.days} days)", fontsize=10)
+    fig.suptitle(
+        f"Deformation {comparison.earlier} -> {comparison.later} ({comparison.days} days)", fontsize=10
+    )
     fig.tight_layout()
     return _save(fig, dst)
