@@ -22,6 +22,29 @@ from processing_core.scene import read_scene
 from processing_core.timeutil import add_seconds, format_utc
 
 
+def read_csv_table(
+    path: str | os.PathLike[str], *, what: str = "points"
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Rows (dicts keyed by the stripped header) and header of a CSV file (UTF-8, BOM allowed).
+
+    Raises
+    ------
+    InputError
+        Naming the file (``what`` says which kind) when it is missing or unreadable.
+    """
+    p = Path(path)
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            reader.fieldnames = header
+            return list(reader), header
+    except FileNotFoundError:
+        raise InputError(f"{p}: {what} file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{p}: cannot read {what} CSV ({exc})") from None
+
+
 def read_points(
     path: str | os.PathLike[str], columns: tuple[str, ...]
 ) -> tuple[list[dict[str, str]], list[str], dict[str, np.ndarray]]:
@@ -33,16 +56,7 @@ def read_points(
         Naming the file: unreadable, a column missing, or a value that is not a number.
     """
     p = Path(path)
-    try:
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
-            rows = list(reader)
-    except FileNotFoundError:
-        raise InputError(f"{p}: points file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{p}: cannot read points CSV ({exc})") from None
+    rows, header = read_csv_table(p)
     missing = [c for c in columns if c not in header]
     if missing:
         raise InputError(f"{p}: missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}")
