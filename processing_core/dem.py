@@ -172,7 +172,10 @@ def read_dem(
     if gt[2] != 0 or gt[4] != 0 or gt[5] >= 0:
         raise DemError(f"{p}: DEM grid must be north-up without rotation, geotransform {gt}")
     rb = ds.GetRasterBand(band)
-    heights = rb.ReadAsArray().astype(np.float64)
+    try:
+        heights = rb.ReadAsArray().astype(np.float64)
+    except RuntimeError as exc:  # a truncated or corrupted file opens but fails on its blocks
+        raise DemError(f"{p}: cannot read the DEM heights ({' '.join(str(exc).split())})") from None
     nodata = rb.GetNoDataValue()
     if nodata is not None:
         heights[heights == nodata] = np.nan

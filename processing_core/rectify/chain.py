@@ -462,10 +462,12 @@ def _write_refined(scene: Scene, path: Path) -> None:
 
 
 def _write_rectified(out: Path, scene_id: str, image: np.ndarray, qc: dict) -> None:
+    # The QC report first: the raster is what marks the scene done, so a run killed between the
+    # two never leaves a rectified raster without its report.
+    _write_json(out / f"{scene_id}.json", {"scene": scene_id, **qc})
     write_geotiff(
         out / f"{scene_id}.tif", [image], descriptions=["amplitude"], metadata={"SCENE_ID": scene_id}
     )
-    _write_json(out / f"{scene_id}.json", {"scene": scene_id, **qc})
 
 
 def _read_ground(path: Path) -> GroundLookup:
