@@ -35,6 +35,7 @@ PAPER = {
     "los_p4_m": -38.8,
     "azimuth_p4_m": 2.5,
     "onset": "2015-07-27",
+    "stage_rates_mm_per_day": (6.0, 10.0, 17.0, 35.0, 92.0),
     "figure1_los_m": -22.0,
     "figure1_azimuth_m": 6.0,
 }
@@ -202,6 +203,7 @@ def write_report(
         sections.append("<h2>Rectification QC</h2>" + _table(head, qc))
     ts = root / "timeseries"
     points = _truth_points(root)
+    series: dict[str, dict[str, np.ndarray]] = {}
     if (ts / "los_rate.tif").exists():
         report(progress, 0.2, "report: rate maps")
         rates = {c: read_raster(ts / f"{c}_rate.tif") for c in ("los", "azimuth")}
@@ -261,6 +263,9 @@ def write_report(
                 rows,
             )
         )
+    if (ts / "los.tif").exists() and points and series:
+        report(progress, 0.5, "report: creep stages")
+        sections.append(_stages_section(root, out, dates, series, results, truth_results, written))
     if compare_traditional:
         report(progress, 0.6, "report: traditional vs improved")
         comparison = compare_pair(stack, dem_path, params=params)
@@ -295,6 +300,90 @@ def write_report(
     return written
 
 
+def _truth_history(root: Path) -> list[tuple[str, float]] | None:
+    """(start date, LOS rate mm/day) of the simulated creep history at P2, if simulated."""
+    try:
+        from processing_core.simulate import get_scenario
+
+        name = json.loads((root / "truth" / "truth.json").read_text())["scenario"]
+        return [(p.start, 1000.0 * p.rate_m_per_day) for p in get_scenario(name).history]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _stages_section(root, out, dates, series, results, truth_results, written) -> str:
+    """Creep stages and the inverse-velocity forecast of the most active point (Figure S7b)."""
+    from processing_core.analysis.forecast import forecast_failure
+    from processing_core.analysis.plots import plot_stages
+    from processing_core.analysis.stages import detect_stages
+
+    name = max(series, key=lambda n: abs(np.nan_to_num(series[n]["los"][-1])))
+    los = series[name]["los"]
+    # The noise level is estimated from the series itself (robust point-to-chord residuals): the
+    # SBAS std propagates an assumed per-pair noise and overstates it here by about 2x, which
+    # merges stages.
+    sigma = None
+    t = np.asarray(dates, dtype="datetime64[D]")
+    try:
+        stages = detect_stages(t, los, sigma_m=sigma)
+    except ValueError as exc:
+        return f"<h2>Creep stages</h2><p>No segmentation of {html.escape(name)}: {html.escape(str(exc))}</p>"
+    figure = plot_stages(out / "stages.png", stages, title=f"Creep stages of {name} (LOS)")
+    if figure is not None:
+        written.append(figure)
+    rows = [
+        [
+            s.kind,
+            str(s.start),
+            str(s.end),
+            f"{s.rate_mm_per_day:.1f} ({s.rate_low_mm_per_day:.1f} to {s.rate_high_mm_per_day:.1f})",
+        ]
+        for s in stages.stages
+    ]
+    html_out = f'<h2>Creep stages of {html.escape(name)}</h2><img src="stages.png">' + _table(
+        ["stage", "from", "to", "LOS rate mm/day (range)"], rows
+    )
+    html_out += (
+        "<p>Breaks: " + "; ".join(f"{b.date} ({b.date_low} to {b.date_high})" for b in stages.breaks) + "</p>"
+    )
+    results["stages_point"] = name
+    results["stage_rates_mm_per_day"] = [s.rate_mm_per_day for s in stages.stages]
+    results["break_dates"] = [str(b.date) for b in stages.breaks]
+    results["onset"] = None if stages.onset is None else str(stages.onset.date)
+    results["onset_interval"] = (
+        None if stages.onset is None else [str(stages.onset.date_low), str(stages.onset.date_high)]
+    )
+    history = _truth_history(root)
+    if history is not None:
+        truth_results["stage_rates_mm_per_day"] = [r for _, r in history]
+        truth_results["break_dates"] = [d for d, _ in history[1:]]
+        html_out += (
+            "<p>Truth (simulated history at P2): "
+            + "; ".join(f"from {d}: {r:.0f} mm/day" for d, r in history)
+            + "</p>"
+        )
+    try:
+        forecast = forecast_failure(t, los, sigma_m=sigma)
+    except ValueError as exc:
+        html_out += f"<p>No inverse-velocity forecast: {html.escape(str(exc))}</p>"
+        return html_out
+    results["forecast_failure"] = None if forecast.failure_date is None else str(forecast.failure_date)
+    results["forecast_interval"] = [
+        None if forecast.ci_low is None else str(forecast.ci_low),
+        None if forecast.ci_high is None else str(forecast.ci_high),
+    ]
+    results["first_warning"] = (
+        None if forecast.first_warning_date is None else str(forecast.first_warning_date)
+    )
+    html_out += (
+        f"<p>Inverse-velocity forecast (Fukuzono 1985) from {forecast.start_date}: failure "
+        f"{results['forecast_failure'] or 'not forecast'} (95 % interval {results['forecast_interval'][0] or 'unbounded'} "
+        f"to {results['forecast_interval'][1] or 'unbounded'}); first warning possible on "
+        f"{results['first_warning'] or 'no date'}. Baige failed on 2018-10-11 (the paper).</p>"
+    )
+    return html_out
+
+
 def _paper_table(run: dict, truth: dict, simulated: bool) -> str:
     rows = []
     for key, label, paper_key in (
@@ -311,6 +400,27 @@ def _paper_table(run: dict, truth: dict, simulated: bool) -> str:
                 _num(truth.get(key)) if simulated else "-",
             ]
         )
+    rows.append(
+        [
+            "acceleration onset (tertiary creep)",
+            PAPER["onset"],
+            str(run.get("onset") or "-")
+            + (
+                f" ({run['onset_interval'][0]} to {run['onset_interval'][1]})"
+                if run.get("onset_interval")
+                else ""
+            ),
+            (truth.get("break_dates") or ["-", "-"])[1] if simulated else "-",
+        ]
+    )
+    rows.append(
+        [
+            "stage rates, LOS (mm/day)",
+            ", ".join(f"{-r:g}" for r in PAPER["stage_rates_mm_per_day"]),
+            ", ".join(f"{r:.1f}" for r in run.get("stage_rates_mm_per_day", [])) or "-",
+            ", ".join(f"{r:g}" for r in truth.get("stage_rates_mm_per_day", [])) if simulated else "-",
+        ]
+    )
     head = ["quantity", "paper (Baige)", "this run", "truth" if simulated else "(no truth)"]
     return "<h2>The paper's figures and this run's</h2>" + _table(head, rows)
 

@@ -73,10 +73,18 @@ def test_run_writes_every_product_a_log_and_the_report(finished):
     saved = json.loads((root / "run.json").read_text())
     assert saved["options"] == OPTIONS.to_dict()
     page = summary.report.read_text()
-    for heading in ("Pair network", "Rectification QC", "Mean rate maps", "Point time series",
-                    "Traditional vs improved", "The paper's figures"):  # fmt: skip
+    headings = (
+        "Pair network",
+        "Rectification QC",
+        "Mean rate maps",
+        "Point time series",
+        "Traditional vs improved",
+        "Creep stages of",
+        "The paper's figures",
+    )
+    for heading in headings:
         assert heading in page
-    for png in ("network.png", "rate_maps.png", "points.png", "figure1.png"):
+    for png in ("network.png", "rate_maps.png", "points.png", "figure1.png", "stages.png"):
         assert (root / "report" / png).stat().st_size > 10_000
 
 
