@@ -188,6 +188,7 @@ def run_stack(
     -------
     RunSummary
     """
+    from processing_core.preflight import check_free_space
     from processing_core.stack import load_stack
 
     options = options or RunOptions()
@@ -195,11 +196,12 @@ def run_stack(
     if unknown:
         raise InputError(f"unknown step(s) {', '.join(unknown)}; expected some of {', '.join(STEPS)}")
     root = Path(stack_dir)
-    load_stack(root)  # a clear error for a folder that is not a stack
+    stack = load_stack(root)  # a clear error for a folder that is not a stack
     dem = Path(dem_path)
     if not dem.is_file():
         raise InputError(f"{dem}: DEM not found")
     _check_writable(root)
+    check_free_space(stack, dem, steps, options.step_px)
     (root / "run.json").write_text(
         json.dumps({"dem": str(dem.resolve()), "steps": list(steps), "options": options.to_dict()}, indent=2)
         + "\n",

@@ -175,7 +175,10 @@ def read_dem(
     try:
         heights = rb.ReadAsArray().astype(np.float64)
     except RuntimeError as exc:  # a truncated or corrupted file opens but fails on its blocks
-        raise DemError(f"{p}: cannot read the DEM heights ({' '.join(str(exc).split())})") from None
+        rb = ds = None  # the band before its dataset (GDAL crashes when a band outlives it)
+        raise DemError(
+            f"{p}: cannot read the DEM heights ({' '.join(str(exc).replace(f'{p}, ', '').split())})"
+        ) from None
     nodata = rb.GetNoDataValue()
     if nodata is not None:
         heights[heights == nodata] = np.nan

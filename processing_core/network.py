@@ -373,7 +373,9 @@ def select_stack_pairs(
     """
     rules = rules or PairRules()
     stack = load_stack(root)
-    if stack.scenes and not (stack.masters or {}).get("final"):
+    if len(stack.scenes) < 2:
+        raise InputError(f"{stack.path}: {len(stack.scenes)} scene(s); pairs need at least two scenes")
+    if not (stack.masters or {}).get("final"):
         stack.masters = _chosen_masters(stack)
     acquisitions = stack_acquisitions(stack, progress=progress)
     pairs = select_pairs(acquisitions, rules)

@@ -15,7 +15,8 @@ block of grid rows, and writes on the same grid (DESIGN.md contract for the firs
     timeseries/los_residual.tif, ...         residual RMS of the pairs, m
     timeseries/los_count.tif, ...            valid pairs and rank per node (int16; rank < n-1:
                                              the pairs there do not connect every date)
-    timeseries/invert.json                   pairs used, skipped, grid, parameters, input signature
+    timeseries/invert.json                   pairs used, skipped (no offset file, or not one valid
+                                             offset in it), grid, parameters, input signature
 
 Every raster carries ROW0/COL0/STEP_PX (the grid), UNITS and GEOMETRY (the final master).
 
@@ -153,13 +154,17 @@ def _date_index(stack: Stack) -> tuple[list[dt.date], dict[str, int]]:
     return dates, index
 
 
-def _pair_inputs(stack: Stack, index: dict[str, int]) -> tuple[list[_PairInput], list[str], SubGrid]:
-    """Offset files of the stack's pairs (skipping missing ones), checked for one common grid."""
+def _pair_inputs(
+    stack: Stack, index: dict[str, int]
+) -> tuple[list[_PairInput], list[str], list[str], SubGrid]:
+    """Offset files of the stack's pairs, checked for one common grid; the pairs whose file is
+    missing and those without a single valid offset are returned apart (not inverted)."""
     if not stack.pairs:
         raise InputError(f"{stack.path}: no pairs; run the pairs step first")
     final = str(stack.masters.get("final") or "")
     inputs: list[_PairInput] = []
     skipped: list[str] = []
+    skipped_invalid: list[str] = []
     grid: SubGrid | None = None
     first_path: Path | None = None
     for entry in stack.pairs:
@@ -178,6 +183,16 @@ def _pair_inputs(stack: Stack, index: dict[str, int]) -> tuple[list[_PairInput],
         for name in ("azimuth_px", "range_px"):
             if name not in bands:
                 raise InputError(f"{path}: no band described '{name}' (bands: {', '.join(bands)})")
+        try:  # every block decodes (a truncated file opens, then fails on its data)
+            values = [ds.GetRasterBand(bands[name]).ReadAsArray() for name in ("azimuth_px", "range_px")]
+        except RuntimeError as exc:
+            ds = None  # GDAL crashes when a dataset is freed in a garbage cycle with the traceback
+            raise InputError(
+                f"{path}: cannot be read ({' '.join(str(exc).replace(f'{path}, ', '').split())})"
+            ) from None
+        if not any(np.isfinite(v).any() for v in values):
+            skipped_invalid.append(f"{ref}__{sec}")  # no valid offset: nothing to invert
+            continue
         meta = ds.GetMetadata() or {}
         this = SubGrid.from_metadata(meta, (ds.RasterYSize, ds.RasterXSize), where=str(path))
         if grid is None:
@@ -193,12 +208,17 @@ def _pair_inputs(stack: Stack, index: dict[str, int]) -> tuple[list[_PairInput],
         if i == j:
             raise InputError(f"{path}: reference and secondary share a date")
         inputs.append(_PairInput(ref, sec, i, j, path, bands, geometry))
+    if not inputs and skipped_invalid:
+        raise InputError(
+            f"{stack.root / 'offsets'}: no valid offset in any of the {len(skipped_invalid)} pairs' "
+            f"offset files (e.g. {skipped_invalid[0]}.tif)"
+        )
     if not inputs:
         raise InputError(
             f"{stack.root / 'offsets'}: none of the {len(stack.pairs)} pairs' offset files exist"
         )
     assert grid is not None
-    return inputs, skipped, grid
+    return inputs, skipped, skipped_invalid, grid
 
 
 def _node_heights(stack: Stack, grid: SubGrid, geometry: RadarGeometry) -> tuple[np.ndarray, str]:
@@ -284,7 +304,7 @@ def invert_stack(
     """
     stack = load_stack(root)
     dates, index = _date_index(stack)
-    inputs, skipped, grid = _pair_inputs(stack, index)
+    inputs, skipped, skipped_invalid, grid = _pair_inputs(stack, index)
     parameters = {"weighted": weighted, "robust": robust}
     folder = stack.root / "timeseries"
     signature = _signature(inputs, parameters)
@@ -392,6 +412,7 @@ def invert_stack(
         "dates": [d.isoformat() for d in dates],
         "pairs_used": [f"{p.reference}__{p.secondary}" for p in inputs],
         "pairs_skipped_no_offsets": skipped,
+        "pairs_skipped_no_valid_offsets": skipped_invalid,
         "grid": {
             "row0": grid.row0,
             "col0": grid.col0,
@@ -414,7 +435,9 @@ def invert_stack(
     os.replace(tmp, summary_path)
     stack = load_stack(root)
     stack.parameters["invert"] = parameters
-    stack.record("invert", {**parameters, "pairs": len(inputs), "skipped": len(skipped)})
+    stack.record(
+        "invert", {**parameters, "pairs": len(inputs), "skipped": len(skipped) + len(skipped_invalid)}
+    )
     stack.save()
     report(progress, 1.0, "time series written")
     return {**summary, "skipped_run": False}

@@ -98,16 +98,31 @@ def read_amplitude(scene: Scene) -> np.ndarray:
             f"{scene.image_path}: cannot open the image of scene {scene.id} ({str(exc).strip()})"
         ) from None
     band = ds.GetRasterBand(1)
-    data = band.ReadAsArray()
     if (ds.RasterYSize, ds.RasterXSize) != (scene.radar_grid.lines, scene.radar_grid.samples):
         raise InputError(
             f"{scene.image_path}: raster is {ds.RasterYSize} x {ds.RasterXSize}, sidecar says "
             f"{scene.radar_grid.lines} x {scene.radar_grid.samples}"
         )
+    try:
+        data = band.ReadAsArray()
+    except RuntimeError as exc:  # a truncated or corrupted file opens but fails on its blocks
+        band = ds = None  # the band before its dataset (GDAL crashes when a band outlives it)
+        raise InputError(
+            f"{scene.image_path}: cannot read the image of scene {scene.id} ({' '.join(str(exc).replace(f'{scene.image_path}, ', '').split())})"
+        ) from None
     amplitude = np.abs(data).astype(np.float64)
     nodata = band.GetNoDataValue()
     if nodata is not None and np.isfinite(nodata):
         amplitude[data == nodata] = np.nan
+    valid = amplitude[np.isfinite(amplitude)]
+    if valid.size == 0:
+        raise InputError(
+            f"{scene.image_path}: the image of scene {scene.id} holds no valid pixel (all NaN or nodata)"
+        )
+    if valid.min() == valid.max():
+        raise InputError(
+            f"{scene.image_path}: the image of scene {scene.id} is constant ({valid.min():g}): no texture to match"
+        )
     return amplitude
 
 

@@ -1,0 +1,82 @@
+"""Checks of the output folder before the chain starts work: room for what it will write.
+
+The estimate is an upper bound of the rasters the heavy steps write (uncompressed; GeoTIFF
+compression usually halves it): the final master's lookup tables on the DEM and radar grids,
+nominal and refined (``geometry/``), one float32
+raster per scene (``rectified/``), one offset field per pair (``offsets/``) and the time
+series. Outputs already there (a resumed run) are not counted again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from osgeo import gdal
+
+from processing_core.errors import InputError
+from processing_core.stack import Stack
+
+_MB = 2**20
+# geometry/ on the radar grid: ground_lut (4 x float64), simulated intensity nominal and refined.
+_GEOMETRY_BYTES_PER_PIXEL = 4 * 8 + 2 * 4
+# geometry/ on the DEM grid: dem_lut (4 x float64) and layover_shadow (uint8), nominal and refined.
+_GEOMETRY_BYTES_PER_DEM_CELL = 2 * (4 * 8 + 1)
+_OFFSET_BANDS = 8
+_TIMESERIES_RASTERS_PER_DATE = 4  # los, azimuth and their standard deviations
+
+
+def _dem_cells(dem: str | os.PathLike[str]) -> int:
+    try:
+        ds = gdal.Open(str(dem))
+    except RuntimeError:
+        return 0  # the DEM reader gives the clear error when the step reads it
+    return ds.RasterXSize * ds.RasterYSize
+
+
+def estimate_output_bytes(
+    stack: Stack, dem: str | os.PathLike[str], steps: Iterable[str], step_px: int
+) -> int:
+    """Upper bound of the bytes the ``rectify``, ``offsets`` and ``invert`` steps write."""
+    steps = set(steps)
+    if not stack.scenes or not steps & {"rectify", "offsets", "invert"}:
+        return 0
+    master_id = str(stack.masters.get("final") or stack.scenes[-1].id)
+    try:
+        grid = stack.scene(master_id).radar_grid
+    except InputError:
+        grid = stack.scene(stack.scenes[-1].id).radar_grid
+    pixels = grid.lines * grid.samples
+    nodes = (grid.lines // step_px + 1) * (grid.samples // step_px + 1)
+    root = stack.root
+    n = len(stack.scenes)
+    pairs = [f"{p.get('reference')}__{p.get('secondary')}" for p in stack.pairs if isinstance(p, dict)]
+    todo_scenes = sum(not (root / "rectified" / f"{s.id}.tif").exists() for s in stack.scenes)
+    todo_pairs = (
+        sum(not (root / "offsets" / f"{name}.tif").exists() for name in pairs) if pairs else n * (n - 1) // 2
+    )
+    total = 0
+    if "rectify" in steps:
+        if not (root / "geometry" / "ground_lut.tif").exists():
+            total += pixels * _GEOMETRY_BYTES_PER_PIXEL + _dem_cells(dem) * _GEOMETRY_BYTES_PER_DEM_CELL
+        total += pixels * 4 * todo_scenes
+    if "offsets" in steps:
+        total += todo_pairs * nodes * _OFFSET_BANDS * 4
+    if "invert" in steps and not (root / "timeseries" / "invert.json").exists():
+        total += nodes * n * _TIMESERIES_RASTERS_PER_DATE * 4
+    return total
+
+
+def check_free_space(stack: Stack, dem: str | os.PathLike[str], steps: Iterable[str], step_px: int) -> None:
+    """An :class:`InputError` before any work when the stack's disk cannot hold the outputs."""
+    needed = estimate_output_bytes(stack, dem, steps, step_px)
+    if needed == 0:
+        return
+    free = shutil.disk_usage(stack.root).free
+    if needed > free:
+        raise InputError(
+            f"{Path(stack.root)}: the run needs about {needed / _MB:.1f} MB, "
+            f"only {free / _MB:.1f} MB free there"
+        )
