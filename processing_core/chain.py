@@ -74,6 +74,11 @@ class RunOptions:
     """Rectification tie-point window, px (smaller for scenes of a few hundred pixels)."""
     tie_step_px: int = 32
     """Rectification tie-point spacing, px."""
+    scheduler: str | None = None
+    """Where the offsets' pair tasks run: None here (serial), ``local`` a local Dask cluster of
+    worker processes, or a running Dask scheduler's address (``tcp://HOST:8786``)."""
+    workers: int | None = None
+    """Worker processes of the ``local`` Dask cluster (default: one per core)."""
 
     def __post_init__(self) -> None:
         for name in ("min_days", "max_days"):
@@ -84,6 +89,9 @@ class RunOptions:
             object.__setattr__(self, name, table)
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        from processing_core.execution import check_scheduler
+
+        check_scheduler(self.scheduler, self.workers)
         # The step parameter classes validate the rest; building them here fails early.
         self.pair_rules()
         self.offset_parameters()
@@ -282,9 +290,22 @@ def _step_rectify(root: Path, dem: Path, options: RunOptions, progress, summary)
 def _step_offsets(root: Path, dem: Path, options: RunOptions, progress, summary) -> list[Path]:
     from processing_core.offsets.files import track_stack
 
-    results = track_stack(
-        root, parameters=options.offset_parameters(), threads=options.threads, progress=progress
-    )
+    executor = None
+    if options.scheduler is not None:
+        from processing_core.execution import DaskExecutor
+
+        executor = DaskExecutor(options.scheduler, options.workers)
+    try:
+        results = track_stack(
+            root,
+            parameters=options.offset_parameters(),
+            threads=options.threads,
+            progress=progress,
+            executor=executor,
+        )
+    finally:
+        if executor is not None:
+            executor.close()
     return [r.path for r in results]
 
 

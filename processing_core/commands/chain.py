@@ -6,7 +6,7 @@ import argparse
 
 from processing_core.commands import Command
 from processing_core.commands.network import _platform_days
-from processing_core.commands.offsets import _windows
+from processing_core.commands.offsets import _windows, add_scheduler_options
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -51,6 +51,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-compare", action="store_true", help="skip the traditional-vs-improved figure")
     p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    add_scheduler_options(p)
     p.add_argument(
         "--dem-vertical", choices=("egm96", "ellipsoid"), default="egm96", help="DEM heights datum"
     )
@@ -80,6 +81,8 @@ def _run(args: argparse.Namespace) -> int:
             dem_vertical=args.dem_vertical,
             tie_window_px=args.tie_window_px,
             tie_step_px=args.tie_step_px,
+            scheduler=args.scheduler,
+            workers=args.dask_workers,
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None

@@ -18,6 +18,21 @@ def _windows(text: str) -> tuple[int, ...]:
     return values
 
 
+def add_scheduler_options(group: argparse._ActionsContainer, prefix: str = "") -> None:
+    """``--scheduler ADDRESS`` and ``--dask-workers N`` (see :mod:`processing_core.execution`)."""
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help=f"{prefix}run the offsets' pairs as Dask tasks: 'local' (a local cluster of worker "
+        "processes) or a running scheduler's address, e.g. tcp://HOST:8786 (default: here, one pair "
+        "at a time)",
+    )
+    group.add_argument(
+        "--dask-workers", type=int, default=None, metavar="N", help="worker processes of --scheduler local"
+    )
+
+
 def _configure(p: argparse.ArgumentParser) -> None:
     where = p.add_argument_group("input and output (either --stack, or --reference/--secondary/--out)")
     where.add_argument(
@@ -101,10 +116,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
         "--memory-mb", type=float, default=1024.0, help="working memory target in MiB (default 1024)"
     )
     r.add_argument("--force", action="store_true", help="recompute pairs whose output is up to date")
+    add_scheduler_options(r, "with --stack: ")
 
 
 def _run(args: argparse.Namespace) -> int:
     from processing_core.errors import InputError
+    from processing_core.execution import check_scheduler, executor_for
     from processing_core.offsets import OffsetParameters, track_files, track_stack
 
     single = [args.reference, args.secondary, args.out]
@@ -136,11 +153,21 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         if not args.memory_mb > 0:
             raise ValueError(f"--memory-mb must be positive, got {args.memory_mb}")
+        check_scheduler(args.scheduler, args.dask_workers)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if args.scheduler is not None and not args.stack:
+        raise InputError("--scheduler applies to --stack (a single pair runs here, its tiles on --threads)")
     options = {"threads": args.threads, "memory_mb": args.memory_mb, "force": args.force}
     if args.stack:
-        results = track_stack(args.stack, parameters=params, progress=TextProgressBar("offsets"), **options)
+        with executor_for(args.scheduler, args.dask_workers) as executor:
+            results = track_stack(
+                args.stack,
+                parameters=params,
+                progress=TextProgressBar("offsets"),
+                executor=None if args.scheduler is None else executor,
+                **options,
+            )
         done = sum(not r.skipped for r in results)
         for r in results:
             print(f"{r.path}{' (up to date)' if r.skipped else ''}")

@@ -26,6 +26,7 @@ from osgeo import gdal
 
 from processing_core import __version__
 from processing_core.errors import InputError
+from processing_core.execution import Executor
 from processing_core.offsets.engine import Prior, track_sources
 from processing_core.offsets.field import BANDS, OffsetField
 from processing_core.offsets.params import OffsetParameters
@@ -290,6 +291,41 @@ class PairResult:
     """True when the output was up to date."""
 
 
+@dataclass(frozen=True)
+class PairTask:
+    """One pair's offsets as a task for an executor: paths and plain values only (picklable)."""
+
+    reference: str
+    secondary: str
+    reference_path: str
+    secondary_path: str
+    out: str
+    parameters: dict[str, Any]
+    """:meth:`OffsetParameters.to_dict`."""
+    threads: int | None = None
+    memory_mb: float = 1024.0
+    force: bool = False
+
+
+def track_pair(task: PairTask) -> PairResult:
+    """Run one :class:`PairTask` (in this process or a worker's): skip it when up to date."""
+    params = OffsetParameters.from_dict(task.parameters)
+    out = Path(task.out)
+    ref_path, sec_path = Path(task.reference_path), Path(task.secondary_path)
+    skipped = not task.force and up_to_date(out, params, [ref_path, sec_path])
+    if not skipped:
+        track_files(
+            ref_path,
+            sec_path,
+            out,
+            parameters=params,
+            threads=task.threads,
+            memory_mb=task.memory_mb,
+            force=True,
+        )
+    return PairResult(task.reference, task.secondary, out, skipped)
+
+
 def track_stack(
     stack_dir: str | os.PathLike[str],
     *,
@@ -298,12 +334,15 @@ def track_stack(
     memory_mb: float = 1024.0,
     force: bool = False,
     progress: ProgressCallback | None = None,
+    executor: Executor | None = None,
     **options: Any,
 ) -> list[PairResult]:
     """Offsets of every pair of ``STACK/stack.json``: ``rectified/<id>.tif`` to ``offsets/<ref>__<sec>.tif``.
 
     Pairs whose output is up to date are skipped (resumable). Records the parameters and a
-    provenance entry in ``stack.json``.
+    provenance entry in ``stack.json``. With an ``executor`` (:mod:`processing_core.execution`)
+    every pair to compute is one :class:`PairTask` run by :func:`track_pair`, e.g. on a Dask
+    cluster (``threads`` per task, default 1); the results are identical and in pair order.
 
     Raises
     ------
@@ -328,6 +367,86 @@ def track_stack(
                     f"{path}: rectified scene missing (pair {ref_id}__{sec_id}; run rectify first)"
                 )
         jobs.append((ref_id, sec_id, paths, root / "offsets" / f"{ref_id}__{sec_id}.tif"))
+    if executor is not None:
+        results = _track_with(executor, jobs, params, threads, memory_mb, force, progress)
+    else:
+        results = _track_here(jobs, params, threads, memory_mb, force, progress)
+    stack = load_stack(root)  # reread: keep what other steps wrote meanwhile
+    stack.parameters["offsets"] = params.to_dict()
+    stack.record(
+        "offsets",
+        {
+            "parameters": params.to_dict(),
+            "pairs": len(results),
+            "computed": sum(not r.skipped for r in results),
+        },
+    )
+    stack.save()
+    return results
+
+
+_Job = tuple[str, str, list[Path], Path]
+
+
+def _track_with(
+    executor: Executor,
+    jobs: list[_Job],
+    params: OffsetParameters,
+    threads: int | None,
+    memory_mb: float,
+    force: bool,
+    progress: ProgressCallback | None,
+) -> list[PairResult]:
+    """The pairs to compute as executor tasks (one thread each unless told); the others skipped here.
+
+    Tiles change the last bits of the results, and their size follows the memory per thread; a
+    task gets this machine's ``memory_mb`` per thread of the serial run, so that it cuts the same
+    tiles and writes the same numbers, whichever worker runs it.
+    """
+    task_threads = threads or 1
+    task_mb = memory_mb * task_threads / (threads or os.cpu_count() or 1)
+    results: list[PairResult | None] = []
+    tasks: list[tuple[int, PairTask]] = []
+    for ref_id, sec_id, (ref_path, sec_path), out in jobs:
+        if not force and up_to_date(out, params, [ref_path, sec_path]):
+            results.append(PairResult(ref_id, sec_id, out, True))
+            continue
+        results.append(None)
+        task = PairTask(
+            ref_id,
+            sec_id,
+            str(ref_path),
+            str(sec_path),
+            str(out),
+            params.to_dict(),
+            task_threads,
+            task_mb,
+            True,
+        )
+        tasks.append((len(results) - 1, task))
+    skipped = len(jobs) - len(tasks)
+    if skipped:
+        report(progress, skipped / len(jobs), f"{skipped} pair(s) up to date")
+    computed = executor.map(
+        track_pair,
+        [t for _, t in tasks],
+        progress=scaled(progress, skipped / len(jobs), 1.0),
+        describe=lambda t: f"{Path(t.out).name} done",
+    )
+    for (k, _), result in zip(tasks, computed):
+        results[k] = result
+    return [r for r in results if r is not None]
+
+
+def _track_here(
+    jobs: list[_Job],
+    params: OffsetParameters,
+    threads: int | None,
+    memory_mb: float,
+    force: bool,
+    progress: ProgressCallback | None,
+) -> list[PairResult]:
+    """Pair after pair in this process, each pair's tiles on ``threads`` threads."""
     results = []
     for k, (ref_id, sec_id, (ref_path, sec_path), out) in enumerate(jobs):
         sub = scaled(progress, k / len(jobs), (k + 1) / len(jobs))
@@ -346,15 +465,4 @@ def track_stack(
                 progress=sub,
             )
         results.append(PairResult(ref_id, sec_id, out, skipped))
-    stack = load_stack(root)  # reread: keep what other steps wrote meanwhile
-    stack.parameters["offsets"] = params.to_dict()
-    stack.record(
-        "offsets",
-        {
-            "parameters": params.to_dict(),
-            "pairs": len(results),
-            "computed": sum(not r.skipped for r in results),
-        },
-    )
-    stack.save()
     return results

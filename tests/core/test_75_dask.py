@@ -1,0 +1,220 @@
+"""Execution through Dask (issue 13): the offsets of a stack's pairs as tasks on a local cluster of
+worker processes, or on a running cluster given by its scheduler address, equal the serial run
+bit for bit; progress per finished task, cancellation, option checks."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from geometry_helpers import BIGTUJUNGA
+from osgeo import gdal
+
+from processing_core.errors import InputError
+from processing_core.execution import DaskExecutor, SerialExecutor, check_scheduler, executor_for
+from processing_core.network import select_stack_pairs
+from processing_core.offsets import OffsetParameters
+from processing_core.offsets.files import track_stack
+from processing_core.progress import Cancelled
+from processing_core.rectify import RectifyParameters, rectify_stack
+from processing_core.simulate import get_scenario, simulate_stack
+from processing_core.stack import load_stack
+
+distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+
+# The small scenario's landslide: windows of 32-64 px (as tests/core/test_70_chain.py); a 16 px
+# search keeps the test short and still covers its motion.
+PARAMS = OffsetParameters(step_px=16, windows_px=(32, 48, 64), search_px=16)
+# Tiles change the last bits of an offset field, and their size follows the memory per thread: a
+# 16 MiB budget cuts these 27 x 12 node grids into 8-node tiles on 2 threads (13 on one thread), and
+# the single-threaded tasks must cut them alike.
+MEMORY_MB = 16.0
+
+
+@pytest.fixture(scope="module")
+def rectified(tmp_path_factory):
+    """The small simulated stack, paired and rectified, without offsets."""
+    root = tmp_path_factory.mktemp("dask") / "stack"
+    simulate_stack(get_scenario("small"), BIGTUJUNGA, root, seed=3)
+    select_stack_pairs(root, plot=False)
+    rectify_stack(root, BIGTUJUNGA, params=RectifyParameters(window_px=64, step_px=16))
+    return root
+
+
+@pytest.fixture(scope="module")
+def serial(rectified, tmp_path_factory):
+    """Offsets of every pair the default (serial, in-process) way."""
+    root = tmp_path_factory.mktemp("serial") / "stack"
+    shutil.copytree(rectified, root)
+    results = track_stack(root, parameters=PARAMS, memory_mb=MEMORY_MB)
+    assert len(results) >= 10
+    assert not any(r.skipped for r in results)
+    return root, results
+
+
+def _copy(rectified, tmp_path, pairs: int | None = None):
+    root = tmp_path / "stack"
+    shutil.copytree(rectified, root)
+    if pairs is not None:
+        stack = load_stack(root)
+        stack.pairs = stack.pairs[:pairs]
+        stack.save()
+    return root
+
+
+def _assert_same_offsets(results, reference_results):
+    reference = {(r.reference, r.secondary): r.path for r in reference_results}
+    for r in results:
+        ours, theirs = gdal.Open(str(r.path)), gdal.Open(str(reference[r.reference, r.secondary]))
+        assert ours.RasterCount == theirs.RasterCount == 8
+        for b in range(1, ours.RasterCount + 1):
+            mine, other = ours.GetRasterBand(b), theirs.GetRasterBand(b)
+            assert mine.GetDescription() == other.GetDescription()
+            np.testing.assert_array_equal(
+                mine.ReadAsArray(), other.ReadAsArray(), err_msg=f"{r.path} band {b}"
+            )
+        assert ours.GetMetadata() == theirs.GetMetadata()
+        assert ours.GetGeoTransform(can_return_null=True) == theirs.GetGeoTransform(can_return_null=True)
+
+
+def test_local_cluster_equals_the_serial_run(rectified, serial, tmp_path):
+    _, expected = serial
+    root = _copy(rectified, tmp_path)
+    fractions: list[float] = []
+    messages: list[str] = []
+
+    def progress(fraction, message):
+        fractions.append(fraction)
+        messages.append(message)
+
+    with DaskExecutor("local", workers=2) as executor:
+        results = track_stack(
+            root, parameters=PARAMS, memory_mb=MEMORY_MB, executor=executor, progress=progress
+        )
+        assert executor.workers == 2
+    # Results in pair order, whatever order the tasks finished in.
+    assert [(r.reference, r.secondary) for r in results] == [(r.reference, r.secondary) for r in expected]
+    assert not any(r.skipped for r in results)
+    _assert_same_offsets(results, expected)
+    # One report per finished task, monotonic, ending at 1.
+    assert len(fractions) == len(results)
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    assert all(m.endswith(".tif done") for m in messages)
+    # Resumable as before: a rerun through the executor skips every pair without starting a task.
+    executor = DaskExecutor("local", workers=1)
+    again = track_stack(root, parameters=PARAMS, memory_mb=MEMORY_MB, executor=executor)
+    assert all(r.skipped for r in again)
+    assert executor._client is None  # nothing to compute: the cluster was never started
+    stack = load_stack(root)
+    assert stack.provenance[-1]["step"] == "offsets"
+    assert stack.provenance[-1]["arguments"]["computed"] == 0
+
+
+def test_running_cluster_by_address_equals_the_serial_run(rectified, serial, tmp_path):
+    _, expected = serial
+    root = _copy(rectified, tmp_path, pairs=4)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+        ) as cluster,
+        DaskExecutor(cluster.scheduler_address) as executor,
+    ):
+        results = track_stack(root, parameters=PARAMS, memory_mb=MEMORY_MB, executor=executor)
+        assert executor.workers == 2
+    assert len(results) == 4
+    _assert_same_offsets(results, expected)
+
+
+def test_cancel_drops_pending_tasks(rectified, tmp_path):
+    root = _copy(rectified, tmp_path, pairs=6)
+    with DaskExecutor("local", workers=1) as executor:
+        with pytest.raises(Cancelled):
+            track_stack(
+                root, parameters=PARAMS, memory_mb=MEMORY_MB, executor=executor, progress=lambda f, m: False
+            )
+        # The executor stays usable after a cancellation.
+        assert executor.map(abs, [-1, 2, -3]) == [1, 2, 3]
+    written = sorted((root / "offsets").glob("*.tif")) if (root / "offsets").exists() else []
+    assert len(written) < 6  # the pending pairs were dropped
+    for path in written:  # what looks finished is finished (outputs are renamed into place)
+        assert gdal.Open(str(path)).RasterCount == 8
+
+
+def test_task_errors_come_back_as_raised():
+    with DaskExecutor("local", workers=1) as executor, pytest.raises(InputError, match="nope.tif"):
+        executor.map(_fails, ["nope.tif"])
+
+
+def _fails(name: str) -> None:
+    raise InputError(f"{name}: no such file")
+
+
+def test_serial_executor_and_options():
+    seen: list[float] = []
+    assert SerialExecutor().map(abs, [-2, 3], progress=lambda f, m: seen.append(f)) == [2, 3]
+    assert seen == [0.5, 1.0]
+    with pytest.raises(Cancelled):
+        SerialExecutor().map(abs, [1, 2], progress=lambda f, m: False)
+    assert isinstance(executor_for(None), SerialExecutor)
+    assert isinstance(executor_for("tcp://10.0.0.5:8786"), DaskExecutor)
+    for good in (None, "local", "tcp://10.0.0.5:8786", "scheduler:8786", "tls://h.example.org:8786"):
+        check_scheduler(good, None)
+    check_scheduler("local", 2)
+    for bad, workers in (("here", None), ("tcp://", None), ("local", 0), (None, 2), ("tcp://h:1", 2)):
+        with pytest.raises(ValueError, match="scheduler|workers"):
+            check_scheduler(bad, workers)
+
+
+def test_run_options_and_command_line(rectified, serial, tmp_path, capsys):
+    from processing_core.chain import RunOptions
+    from processing_core.cli import main
+
+    options = RunOptions(scheduler="local", workers=2)
+    assert options.to_dict()["scheduler"] == "local"
+    with pytest.raises(ValueError, match="scheduler"):
+        RunOptions(scheduler="not an address")
+    with pytest.raises(ValueError, match="workers"):
+        RunOptions(workers=2)
+    # The offsets command through a local cluster: same outputs as the serial run.
+    _, expected = serial
+    root = _copy(rectified, tmp_path, pairs=2)
+    args = [
+        "offsets",
+        "--stack",
+        str(root),
+        "--step-px",
+        "16",
+        "--windows",
+        "32,48,64",
+        "--search-px",
+        "16",
+        "--memory-mb",
+        str(MEMORY_MB),
+    ]
+    assert main([*args, "--scheduler", "local", "--dask-workers", "1"]) == 0
+    assert "2 pair(s) computed" in capsys.readouterr().out
+    _assert_same_offsets(load_stack_results(root, 2), expected)
+    # Bad values: one line, exit status 2.
+    assert main([*args, "--scheduler", "nowhere"]) == 2
+    assert "scheduler" in capsys.readouterr().err
+    assert main([*args, "--dask-workers", "2"]) == 2
+    assert "workers" in capsys.readouterr().err
+    assert main(["run", "--stack", str(root), "--dem", str(BIGTUJUNGA), "--scheduler", "x y"]) == 2
+    assert "scheduler" in capsys.readouterr().err
+
+
+def load_stack_results(root, n):
+    from processing_core.offsets.files import PairResult
+
+    pairs = load_stack(root).pairs[:n]
+    return [
+        PairResult(
+            p["reference"],
+            p["secondary"],
+            root / "offsets" / f"{p['reference']}__{p['secondary']}.tif",
+            False,
+        )
+        for p in pairs
+    ]
