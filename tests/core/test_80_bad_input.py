@@ -24,6 +24,7 @@ from processing_core.lookup import scene_footprint
 from processing_core.network import select_stack_pairs
 from processing_core.offsets.field import BANDS
 from processing_core.orbitgen import synthetic_scene
+from processing_core.progress import Cancelled
 from processing_core.rasters import write_geotiff
 from processing_core.readers.importer import import_products
 from processing_core.rectify import RectifyParameters, rectify_stack
@@ -224,7 +225,7 @@ def test_slaves_of_other_sizes_and_a_constant_slave(stack):
     shutil.move(stack / "cut.tif", image)
     data["radar_grid"]["lines"] = keep
     path.write_text(json.dumps(data), encoding="utf-8")
-    constant = "PALSAR_20100225"
+    constant = "PALSAR2_20170724"  # the last slave: every other one has started when it fails
     flat = stack / "scenes" / f"{constant}.tif"
     ds = gdal.Open(str(flat))
     _edit_raster(flat, np.full((ds.RasterYSize, ds.RasterXSize), 3.0, dtype=np.float32))
@@ -378,3 +379,35 @@ def test_output_folder_without_room_is_refused_before_work(stack, monkeypatch):
     assert float(message.split("about ")[1].split(" MB")[0]) > 3.0
     assert not (stack / "run.json").exists()  # nothing written
     assert not (stack / "network").exists()
+
+
+def test_cancel_during_rectify_stops_promptly_and_keeps_a_consistent_stack(stack, monkeypatch):
+    """A cancel from QGIS (the progress callback returns False) while slaves are rectified two at
+    a time: the running ones finish, the queued ones never start (``Executor.map`` cancels its
+    pending futures when its iterator is dropped), and a rerun completes."""
+    import time
+
+    import processing_core.rectify.chain as rectify_chain
+
+    calls: list[str] = []
+
+    def fake_slave(slave, amplitude, reference, ground, params, terrain=None):
+        calls.append(slave.id)
+        time.sleep(0.05 if slave.id == SLAVE else 1.0)
+        return np.zeros(ground.lat_deg.shape, np.float32), slave, {"tie_points": 0}
+
+    monkeypatch.setattr(rectify_chain, "rectify_slave", fake_slave)
+    slaves = ["PALSAR_20080712", "PALSAR_20100225", "PALSAR2_20150727", "PALSAR2_20170724"]
+
+    def cancel_after_first_slave(fraction, message):
+        return message != f"rectified {SLAVE}"
+
+    with pytest.raises(Cancelled):
+        rectify_stack(stack, BIGTUJUNGA, params=PARAMS, progress=cancel_after_first_slave)
+    assert slaves[-1] not in calls  # queued when the cancel came: never started
+    done = {p.stem for p in (stack / "rectified").glob("*.tif")}
+    assert done == {FINAL, "PALSAR_20090715", *calls}  # the running ones finished, atomically
+    assert not list((stack / "rectified").glob(".*partial*"))
+    rectify_stack(stack, BIGTUJUNGA, params=PARAMS)
+    assert {p.stem for p in (stack / "rectified").glob("*.tif")} == {s.id for s in load_stack(stack).scenes}
+    assert calls.count(SLAVE) == 1  # finished scenes are not redone
