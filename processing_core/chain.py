@@ -210,11 +210,13 @@ def run_stack(
         raise InputError(f"{dem}: DEM not found")
     _check_writable(root)
     check_free_space(stack, dem, steps, options.step_px)
-    (root / "run.json").write_text(
+    tmp = root / ".run.json.partial"
+    tmp.write_text(
         json.dumps({"dem": str(dem.resolve()), "steps": list(steps), "options": options.to_dict()}, indent=2)
         + "\n",
         encoding="utf-8",
     )
+    os.replace(tmp, root / "run.json")
     log, handler = _logger(root)
     summary = RunSummary(root, {}, {}, None)
     todo = [s for s in STEPS if s in steps]

@@ -290,7 +290,9 @@ def write_report(
         sections.append(
             "<h2>Timings</h2>" + _table(["step", "s"], [[k, f"{v:.1f}"] for k, v in timings.items()])
         )
-    (out / "results.json").write_text(json.dumps({"run": results, "truth": truth_results}, indent=2) + "\n")
+    tmp = out / ".results.json.partial"
+    tmp.write_text(json.dumps({"run": results, "truth": truth_results}, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "results.json")
     page = _page(stack, sections)
     tmp = out / ".report.partial.html"
     tmp.write_text(page, encoding="utf-8")
