@@ -7,6 +7,7 @@ from qgis.core import QgsProcessingAlgorithm
 
 def algorithm_classes() -> list[type[QgsProcessingAlgorithm]]:
     """Return the algorithm classes the provider registers, in toolbox order."""
+    from .correlate import CorrelationAlgorithm
     from .geo2rdr import Geo2RdrAlgorithm
     from .geocode import GeocodeAlgorithm
     from .importer import ImportProductsAlgorithm
@@ -14,10 +15,12 @@ def algorithm_classes() -> list[type[QgsProcessingAlgorithm]]:
     from .lookup import LookupTablesAlgorithm
     from .offsets import OffsetTrackingAlgorithm
     from .pairs import SelectPairsAlgorithm
+    from .point import PointSeriesAlgorithm
     from .rdr2geo import Rdr2GeoAlgorithm
     from .rectify import RectifyStackAlgorithm
     from .run import RunChainAlgorithm
     from .simulate import SimulateStackAlgorithm
+    from .stages import CreepStagesAlgorithm
 
     return [
         ImportProductsAlgorithm,
@@ -31,4 +34,7 @@ def algorithm_classes() -> list[type[QgsProcessingAlgorithm]]:
         OffsetTrackingAlgorithm,
         InvertTimeSeriesAlgorithm,
         GeocodeAlgorithm,
+        PointSeriesAlgorithm,
+        CreepStagesAlgorithm,
+        CorrelationAlgorithm,
     ]
