@@ -31,6 +31,8 @@ def layer_points(
 ) -> list[tuple[str, float, float]]:
     """(name, lon, lat) of every point of ``source`` in WGS84: the ``name`` field (any case) when
     the layer has one, else the feature id; the parts of a multipoint get ``_1``, ``_2``, ..."""
+    if not source.sourceCrs().isValid():
+        raise QgsProcessingException("Points layer: has no CRS; set the layer's CRS first")
     to_wgs84 = QgsCoordinateTransform(
         source.sourceCrs(), QgsCoordinateReferenceSystem("EPSG:4326"), context.transformContext()
     )
