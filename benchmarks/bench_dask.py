@@ -105,6 +105,7 @@ def speed(args: argparse.Namespace, tmp: Path) -> dict:
     from processing_core.offsets.files import PairTask, track_pair
 
     params = OffsetParameters(step_px=args.step, windows_px=WINDOWS, search_px=32)
+    cores = os.cpu_count() or 1  # every run below cuts the default serial run's tiles (1024 MiB / cores)
     pairs = []
     for k in range(args.pairs):
         ref, sec = tmp / f"ref{k}.tif", tmp / f"sec{k}.tif"
@@ -121,14 +122,21 @@ def speed(args: argparse.Namespace, tmp: Path) -> dict:
     out["nodes_per_pair"] = nodes
     t0 = time.perf_counter()
     for k, (ref, sec) in enumerate(pairs):
-        track_files(ref, sec, tmp / "serial1" / f"p{k}.tif", parameters=params, threads=1, force=True)
+        track_files(
+            ref,
+            sec,
+            tmp / "serial1" / f"p{k}.tif",
+            parameters=params,
+            threads=1,
+            memory_mb=1024.0 / cores,
+            force=True,
+        )
     out["serial_1thread_s"] = time.perf_counter() - t0
     print(
         f"serial, in process: {args.pairs} pairs of {args.size}^2 px ({nodes} nodes each) in "
         f"{out['serial_s']:.1f} s on {os.cpu_count()} threads = {args.pairs / out['serial_s']:.2f} pairs/s; "
         f"one thread {out['serial_1thread_s']:.1f} s = {args.pairs / out['serial_1thread_s']:.2f} pairs/s"
     )
-    cores = os.cpu_count() or 1
     for workers in (1, 2):
         t0 = time.perf_counter()
         with DaskExecutor("local", workers=workers) as executor:
@@ -281,8 +289,15 @@ def main() -> int:
     args = ap.parse_args()
     if args.child:
         return child(args)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    report: dict = {}
+    from bench_offsets import cpu_busy
+
+    busy = cpu_busy()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; CPUs {busy:.0f}% busy"
+    )
+    if busy > 10:
+        print("warning: the machine is busy; timings will be low and the speed-up understated")
+    report: dict = {"cpu_busy_percent": busy}
     with tempfile.TemporaryDirectory(prefix="bench_dask_") as name:
         tmp = Path(name)
         if not args.no_speed:

@@ -134,6 +134,38 @@ def _distributed() -> Any:
     return distributed
 
 
+def _local_cluster(distributed: Any, workers: int) -> Any:
+    """A local cluster of single-threaded worker processes.
+
+    distributed's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``; setting it turns off
+    glibc's dynamic mmap threshold, so that every large numpy buffer is mapped and unmapped anew:
+    offset tracking then runs 1.6 times slower (measured, benchmarks/bench_dask.py). The workers
+    here start without it (their memory is bounded by ``memory_mb``); and the nannies, which run
+    in this process, leave its environment (inherited by later subprocesses) as it was.
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    keys = {*environ, "MALLOC_TRIM_THRESHOLD_"}
+    saved = {k: os.environ.get(k) for k in keys}
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            return distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",  # no fixed port: never "port 8787 is already in use"
+                silence_logs=logging.ERROR,
+            )
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 class DaskExecutor(_Closing):
     """Tasks on a ``dask.distributed`` cluster: a running one at ``address``, else a local one.
 
@@ -163,13 +195,7 @@ class DaskExecutor(_Closing):
             return self._client
         distributed = _distributed()
         if self.address is None:
-            self._cluster = distributed.LocalCluster(
-                n_workers=self._workers or os.cpu_count() or 1,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # no fixed port: never "port 8787 is already in use"
-                silence_logs=logging.ERROR,
-            )
+            self._cluster = _local_cluster(distributed, self._workers or os.cpu_count() or 1)
             self._client = distributed.Client(self._cluster)
         else:
             try:
