@@ -5,6 +5,7 @@ bit for bit; progress per finished task, cancellation, option checks."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +240,22 @@ def test_run_stack_offsets_step_through_a_local_cluster(rectified, tmp_path):
     assert fractions == sorted(fractions)
     assert fractions[-1] == 1.0
     _assert_same_offsets(load_stack_results(there, 2), load_stack_results(here, 2))
+
+
+def test_the_core_runs_without_dask(monkeypatch):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, processing_core.execution, processing_core.offsets.files, processing_core.chain; "
+        "print('distributed' in sys.modules or 'dask' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"  # dask is imported only when a Dask executor connects
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed
+    with pytest.raises(InputError, match="python3-distributed"):
+        DaskExecutor("local").map(abs, [1])
+    assert SerialExecutor().map(abs, [-1]) == [1]
