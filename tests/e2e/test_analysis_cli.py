@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import cli
 from osgeo import gdal
 
 from processing_core.radar_grids import SubGrid
@@ -24,20 +24,8 @@ from processing_core.stack import load_stack
 pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SYSTEM_PYTHON = "/usr/bin/python3"
 DEM = REPO_ROOT.parent / "shared" / "fixtures" / "dem" / "bigtujunga_srtm30m_utm11.tif"
 GRID = (2.0, 3.0, 4.0)  # ROW0, COL0, STEP_PX
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SYSTEM_PYTHON, "-m", "processing_core", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _read(path: Path) -> np.ndarray:

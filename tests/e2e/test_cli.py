@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import configparser
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
+from cli_runner import cli
 
 pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SYSTEM_PYTHON = "/usr/bin/python3"
 #: commands the foundation relies on; later issues add more
 COMMANDS = ("geo2rdr", "rdr2geo", "lookup")
-
-
-def cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SYSTEM_PYTHON, "-m", "processing_core", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_help_lists_commands() -> None:

@@ -18,22 +18,12 @@ pytestmark = pytest.mark.e2e
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "core"))
 
+from cli_runner import cli  # noqa: E402
 from geometry_helpers import BIGTUJUNGA, alos_scene  # noqa: E402
 from sentinel1_fixture import geolocation_grid, scene_dict  # noqa: E402
 
 from processing_core.geometry import RadarGeometry  # noqa: E402
 from processing_core.scene import scene_from_dict, write_scene  # noqa: E402
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["/usr/bin/python3", "-m", "processing_core", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
