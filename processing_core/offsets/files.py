@@ -50,11 +50,15 @@ class RasterSource:
             self.dataset = gdal.Open(str(self.path))
         except RuntimeError as exc:
             raise InputError(f"{self.path}: not a raster GDAL can read ({exc})") from None
-        band = self.dataset.GetRasterBand(1)
-        self.band = band
-        self.nodata = band.GetNoDataValue()
+        # No Band object is kept: GDAL 3.6's bands do not keep their dataset alive, and one
+        # collected after it (both held by a traceback's frame, say) crashes the interpreter.
+        self.nodata = self.dataset.GetRasterBand(1).GetNoDataValue()
         self.shape = (self.dataset.RasterYSize, self.dataset.RasterXSize)
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Release the GDAL dataset (reads are impossible afterwards)."""
+        self.dataset = None
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         out = np.full((y1 - y0, x1 - x0), np.nan, dtype=np.float32)
@@ -62,7 +66,7 @@ class RasterSource:
         a0, a1, b0, b1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
         if a0 < a1 and b0 < b1:
             with self._lock:  # one GDAL dataset handle is not safe for concurrent reads
-                data = self.band.ReadAsArray(b0, a0, b1 - b0, a1 - a0)
+                data = self.dataset.GetRasterBand(1).ReadAsArray(b0, a0, b1 - b0, a1 - a0)
             if np.iscomplexobj(data):
                 data = np.abs(data)
             data = data.astype(np.float32)
@@ -225,11 +229,14 @@ def track_files(
         field = track_sources(
             ref, sec, params, prior=prior_value, threads=threads, memory_mb=memory_mb, progress=progress
         )
+        geotransform, crs = _geotransform(ref, field)
     except ValueError as exc:
         if "fewer than the smallest window" in str(exc):
             raise InputError(f"{ref_path}: {exc}") from None
         raise
-    geotransform, crs = _geotransform(ref, field)
+    finally:
+        ref.close()
+        sec.close()
     metadata = dict(field.metadata())
     metadata.update(
         {
