@@ -58,6 +58,8 @@ class RunChainAlgorithm(StackAlgorithm):
     TIE_STEP_PX = "TIE_STEP_PX"
     DEM_VERTICAL = "DEM_VERTICAL"
     THREADS = "THREADS"
+    SCHEDULER = "SCHEDULER"
+    DASK_WORKERS = "DASK_WORKERS"
     REPORT = "REPORT"
     STEP_SECONDS = "STEP_SECONDS"
 
@@ -155,6 +157,17 @@ class RunChainAlgorithm(StackAlgorithm):
             ],
             advanced=True,
         )
+        self.add_advanced(
+            QgsProcessingParameterString(
+                self.SCHEDULER,
+                self.tr("Dask scheduler for the offsets (empty: in QGIS; local; or tcp://HOST:8786)"),
+                optional=True,
+            )
+        )
+        self.add_numbers(
+            [(self.DASK_WORKERS, "Worker processes of a local Dask cluster (0: one per core)", 0, 0)],
+            advanced=True,
+        )
         self.add_flags(
             [
                 (self.WEIGHTED, "Weight offsets by their predicted variance (1/sigma²)", d.weighted),
@@ -198,6 +211,8 @@ class RunChainAlgorithm(StackAlgorithm):
                 dem_vertical=self.enum_value(parameters, self.DEM_VERTICAL, DEM_VERTICAL_OPTIONS, context),
                 tie_window_px=integer[self.TIE_WINDOW_PX],
                 tie_step_px=integer[self.TIE_STEP_PX],
+                scheduler=self.parameterAsString(parameters, self.SCHEDULER, context).strip() or None,
+                workers=self.parameterAsInt(parameters, self.DASK_WORKERS, context) or None,
             )
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc

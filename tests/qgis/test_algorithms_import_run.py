@@ -141,7 +141,8 @@ def test_identity_of_import_and_run(provider) -> None:
     assert run.parameterDefinition("MIN_DAYS").defaultValue() == "ALOS=300, ALOS-2=70"
     assert run.parameterDefinition("BRIDGE").defaultValue() == 3
     assert run.parameterDefinition("STEPS").defaultValue() == list(range(len(STEPS)))
-    for name in ("MIN_DAYS", "MAX_DAYS", "BRIDGE", "WEIGHTED", "ROBUST", "TIE_WINDOW_PX", "TIE_STEP_PX"):
+    advanced_names = ("MIN_DAYS", "MAX_DAYS", "BRIDGE", "WEIGHTED", "ROBUST", "TIE_WINDOW_PX", "TIE_STEP_PX")
+    for name in (*advanced_names, "SCHEDULER", "DASK_WORKERS"):
         assert run.parameterDefinition(name).flags() & advanced, name
     for name in ("STACK", "DEM", "WINDOWS", "STEP_PX", "SEARCH_PX", "CRS", "COMPARE_TRADITIONAL", "STEPS"):
         assert not run.parameterDefinition(name).flags() & advanced, name
@@ -292,6 +293,8 @@ def test_cancel_the_run(finished) -> None:
         ({"MIN_DAYS": "ALOS=soon"}, r"PLATFORM=DAYS.*'ALOS=soon'"),
         ({"STEPS": []}, r"STEPS"),
         ({"CRS": "EPSG:32611"}, r"cell size together"),
+        ({"SCHEDULER": "my cluster"}, r"scheduler must be 'local' or a dask scheduler address.*'my cluster'"),
+        ({"DASK_WORKERS": 2}, r"workers sets the size of a local Dask cluster"),
     ],
 )
 def test_run_bad_parameters(imported, simulated, params: dict, message: str) -> None:
@@ -302,3 +305,18 @@ def test_run_bad_parameters(imported, simulated, params: dict, message: str) -> 
 def test_run_on_a_folder_without_stack_json(provider, simulated, tmp_path: Path) -> None:
     with pytest.raises(QgsProcessingException, match=r"no stack\.json"):
         _run("run", {"STACK": str(tmp_path), "DEM": str(simulated["dem"])})
+
+
+def test_run_passes_the_dask_scheduler_to_the_chain(provider, simulated) -> None:
+    """SCHEDULER / DASK_WORKERS reach RunOptions as given; empty means in process."""
+    from qgis.core import QgsProcessingContext
+
+    run = QgsApplication.processingRegistry().createAlgorithmById("sarots:run")
+    context = QgsProcessingContext()
+    base = {"STACK": "stack", "DEM": str(simulated["dem"])}
+    options = run.run_options({**base, "SCHEDULER": " local ", "DASK_WORKERS": 2}, context)
+    assert (options.scheduler, options.workers) == ("local", 2)
+    options = run.run_options({**base, "SCHEDULER": "tcp://10.0.0.5:8786"}, context)
+    assert (options.scheduler, options.workers) == ("tcp://10.0.0.5:8786", None)
+    options = run.run_options(base, context)
+    assert (options.scheduler, options.workers) == (None, None)
