@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from processing_core.errors import InputError
-from processing_core.network import DEFAULT_BRIDGE, PairRules
+from processing_core.network import DEFAULT_BRIDGE, DEFAULT_MIN_DAYS, PairRules
 from processing_core.offsets.params import OffsetParameters
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rectify import RectifyParameters
@@ -99,9 +99,8 @@ class RunOptions:
 
     def pair_rules(self) -> PairRules:
         """The pair-selection rules of these options."""
-        rules = PairRules(bridge=self.bridge)
         return PairRules(
-            min_days={**rules.min_days, **self.min_days},
+            min_days={**DEFAULT_MIN_DAYS, **self.min_days},
             max_days=dict(self.max_days),
             bridge=self.bridge,
         )

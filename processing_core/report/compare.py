@@ -71,7 +71,9 @@ def _other_master(stack: Stack) -> str | None:
     return others[0] if final and others else None
 
 
-def _moving_mask(root: Path, master: str, other: str, shape: tuple[int, int]) -> np.ndarray | None:
+def _moving_mask(
+    root: Path, dates: dict[str, str], master: str, other: str, shape: tuple[int, int]
+) -> np.ndarray | None:
     """Master pixels that moved between the two dates, from the run's time series (or the truth)."""
     from processing_core.radar_grids import SubGrid
 
@@ -81,7 +83,6 @@ def _moving_mask(root: Path, master: str, other: str, shape: tuple[int, int]) ->
             continue
         ds = gdal.Open(str(path))
         bands = {ds.GetRasterBand(k + 1).GetMetadataItem("DATE"): k + 1 for k in range(ds.RasterCount)}
-        dates = {s.id: s.date for s in _scenes(root)}
         a, b = bands.get(dates.get(master)), bands.get(dates.get(other))
         if a is None or b is None:
             continue
@@ -96,12 +97,6 @@ def _moving_mask(root: Path, master: str, other: str, shape: tuple[int, int]) ->
         threshold = 0.05 if path.parent.name == "truth" else max(0.3, 5.0 * noise)
         return np.nan_to_num(change[np.ix_(lines, samples)], nan=0.0) > threshold
     return None
-
-
-def _scenes(root: Path):
-    from processing_core.stack import load_stack
-
-    return load_stack(root).scenes
 
 
 def _track(reference: np.ndarray, secondary: np.ndarray) -> OffsetField:
@@ -152,7 +147,7 @@ def compare_pair(
     improved = _track(first, second)
     master_f, trad_f = master_amp.astype(np.float64), traditional.astype(np.float64)
     trad = _track(trad_f, master_f) if dates[other] < dates[master] else _track(master_f, trad_f)
-    moving = _moving_mask(root, master, other, master_amp.shape)
+    moving = _moving_mask(root, {s.id: s.date for s in stack.scenes}, master, other, master_amp.shape)
     rows, cols = np.rint(improved.rows).astype(int), np.rint(improved.cols).astype(int)
     if moving is None:
         stable = np.ones((rows.size, cols.size), dtype=bool)
