@@ -7,6 +7,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from . import PLUGIN_ROOT, RESOURCES, icon_path
 from .algorithms import algorithm_classes
+from .scheduler import add_settings, remove_settings
 
 #: Model Builder models shipped with the plugin, offered as algorithms of the provider
 MODELS = RESOURCES / "models"
@@ -25,7 +26,7 @@ def plugin_version() -> str:
 
 
 class SarOffsetTrackingProvider(QgsProcessingProvider):
-    """Holds one algorithm per step of the offset-tracking chain."""
+    """Holds one algorithm per step of the offset-tracking chain, and the plugin's Processing settings."""
 
     def id(self) -> str:
         return PROVIDER_ID
@@ -44,6 +45,20 @@ class SarOffsetTrackingProvider(QgsProcessingProvider):
 
     def svgIconPath(self) -> str:  # noqa: N802 - QGIS API
         return icon_path()
+
+    def load(self) -> bool:
+        """Register the provider's Processing settings (the Dask scheduler), then load the algorithms.
+
+        The settings are listed under Settings > Options > Processing > Providers > SAR offset
+        tracking (see :mod:`plugin.scheduler`).
+        """
+        add_settings(self.name(), self.icon())
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self) -> None:
+        """Unregister the Processing settings (QGIS keeps their saved values)."""
+        remove_settings()
 
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API
         for cls in algorithm_classes():

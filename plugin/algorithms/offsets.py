@@ -16,6 +16,7 @@ from qgis.core import (
 
 from ..corebridge import core_function
 from ..layers import load_styled_raster
+from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, executor_of, scheduler_of
 from .base import StackAlgorithm
 
 SELECTION_OPTIONS: tuple[tuple[str, str], ...] = (
@@ -61,6 +62,8 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
     OVERSAMPLING = "OVERSAMPLING"
     THREADS = "THREADS"
     MEMORY_MB = "MEMORY_MB"
+    SCHEDULER = SCHEDULER
+    DASK_WORKERS = DASK_WORKERS
     FORCE = "FORCE"
     LOAD_PAIRS = "LOAD_PAIRS"
     OFFSETS = "OFFSETS"
@@ -84,7 +87,10 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
         "separated, all even or all odd), <b>search radius</b> in pixels (the largest offset "
         "found; 32 px = about 140 m in PALSAR-2 slant range), window selection rule.<br>"
         "<b>Advanced</b>: quality thresholds, outlier filter, speckle pre-filter, threads and "
-        "memory, recompute pairs that are up to date, load each pair's SNR into the project.<br><br>"
+        "memory, a Dask scheduler running one pair per task (<code>local</code>: a local cluster; "
+        "<code>tcp://HOST:8786</code>: a running one; empty: the plugin's Processing setting "
+        "<i>Dask scheduler</i>, else in QGIS; threads then count per task, default 1), recompute "
+        "pairs that are up to date, load each pair's SNR into the project.<br><br>"
         "<b>Output</b>: <code>offsets/&lt;reference&gt;__&lt;secondary&gt;.tif</code> per pair, "
         "bands <code>azimuth_px</code>, <code>range_px</code>, <code>snr</code>, <code>ncc</code>, "
         "<code>window_px</code>, <code>sigma_azimuth_px</code>, <code>sigma_range_px</code>, "
@@ -140,6 +146,7 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
             ],
             advanced=True,
         )
+        add_scheduler_parameters(self, "the pairs")
         self.add_flags(
             [
                 (self.FORCE, "Recompute pairs that are up to date", False),
@@ -200,16 +207,22 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
         threads = self.parameterAsInt(parameters, self.THREADS, context)
-        results = self.run_core(
-            "offsets",
-            "track_stack",
-            str(stack),
-            parameters=params,
-            threads=threads or None,
-            memory_mb=self.parameterAsDouble(parameters, self.MEMORY_MB, context),
-            force=self.parameterAsBool(parameters, self.FORCE, context),
-            feedback=feedback,
-        )
+        executor = executor_of(*scheduler_of(self, parameters, context))
+        try:
+            results = self.run_core(
+                "offsets",
+                "track_stack",
+                str(stack),
+                parameters=params,
+                threads=threads or None,
+                memory_mb=self.parameterAsDouble(parameters, self.MEMORY_MB, context),
+                force=self.parameterAsBool(parameters, self.FORCE, context),
+                executor=executor,
+                feedback=feedback,
+            )
+        finally:
+            if executor is not None:
+                executor.close()
         files = [str(r.path) for r in results]
         computed = sum(not r.skipped for r in results)
         feedback.pushInfo(f"{computed} pair(s) computed, {len(results) - computed} up to date")

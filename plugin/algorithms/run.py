@@ -17,6 +17,7 @@ from qgis.core import (
 )
 
 from ..corebridge import FeedbackProgress, core_errors, core_function
+from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, scheduler_of
 from .base import DEM_VERTICAL_OPTIONS, StackAlgorithm
 from .geocode import add_target_grid_parameters, target_grid
 from .invert import add_product_outputs, product_results
@@ -58,8 +59,8 @@ class RunChainAlgorithm(StackAlgorithm):
     TIE_STEP_PX = "TIE_STEP_PX"
     DEM_VERTICAL = "DEM_VERTICAL"
     THREADS = "THREADS"
-    SCHEDULER = "SCHEDULER"
-    DASK_WORKERS = "DASK_WORKERS"
+    SCHEDULER = SCHEDULER
+    DASK_WORKERS = DASK_WORKERS
     REPORT = "REPORT"
     STEP_SECONDS = "STEP_SECONDS"
 
@@ -85,7 +86,8 @@ class RunChainAlgorithm(StackAlgorithm):
         "<b>Advanced</b>: final master, temporal-baseline bounds as <code>PLATFORM=DAYS, ...</code> "
         "(others: 30 days), bridging images, weighted or robust inversion, tie-point window and "
         "spacing of the rectification (smaller for scenes of a few hundred pixels), DEM heights, "
-        "threads.<br><br>"
+        "threads, the Dask scheduler of the offsets (empty: the plugin's Processing setting "
+        "<i>Dask scheduler</i>, else in QGIS).<br><br>"
         "<b>Output</b>: the stack folder with <code>network/</code>, <code>rectified/</code>, "
         "<code>offsets/</code>, <code>timeseries/</code>, <code>geocoded/</code> (loaded with a "
         "diverging colour ramp centred on zero), <code>report/report.html</code>, "
@@ -157,17 +159,7 @@ class RunChainAlgorithm(StackAlgorithm):
             ],
             advanced=True,
         )
-        self.add_advanced(
-            QgsProcessingParameterString(
-                self.SCHEDULER,
-                self.tr("Dask scheduler for the offsets (empty: in QGIS; local; or tcp://HOST:8786)"),
-                optional=True,
-            )
-        )
-        self.add_numbers(
-            [(self.DASK_WORKERS, "Worker processes of a local Dask cluster (0: one per core)", 0, 0)],
-            advanced=True,
-        )
+        add_scheduler_parameters(self, "the offsets")
         self.add_flags(
             [
                 (self.WEIGHTED, "Weight offsets by their predicted variance (1/sigma²)", d.weighted),
@@ -188,6 +180,7 @@ class RunChainAlgorithm(StackAlgorithm):
     def run_options(self, parameters: dict, context: QgsProcessingContext) -> object:
         """``processing_core.chain.RunOptions`` of the parameters (``QgsProcessingException`` when bad)."""
         epsg, resolution = target_grid(self, parameters, context, self.CRS, self.RESOLUTION)
+        scheduler, workers = scheduler_of(self, parameters, context)
         integer = {
             name: self.parameterAsInt(parameters, name, context)
             for name in (self.STEP_PX, self.SEARCH_PX, self.BRIDGE, self.TIE_WINDOW_PX, self.TIE_STEP_PX)
@@ -211,8 +204,8 @@ class RunChainAlgorithm(StackAlgorithm):
                 dem_vertical=self.enum_value(parameters, self.DEM_VERTICAL, DEM_VERTICAL_OPTIONS, context),
                 tie_window_px=integer[self.TIE_WINDOW_PX],
                 tie_step_px=integer[self.TIE_STEP_PX],
-                scheduler=self.parameterAsString(parameters, self.SCHEDULER, context).strip() or None,
-                workers=self.parameterAsInt(parameters, self.DASK_WORKERS, context) or None,
+                scheduler=scheduler,
+                workers=workers,
             )
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc

@@ -82,6 +82,21 @@ def test_unload_removes_provider(plugin_package, qgis_iface, registry) -> None:
     assert registry.providerById("sarots") is None
 
 
+def test_unload_removes_the_processing_settings(plugin_package, qgis_iface, qgis_processing) -> None:
+    """The provider's Dask settings are in Processing's configuration while it is registered."""
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    names = {"SAROTS_DASK_SCHEDULER", "SAROTS_DASK_WORKERS"}
+    plugin = plugin_package.classFactory(qgis_iface)
+    plugin.initProcessing()
+    try:
+        assert {s.name for s in ProcessingConfig.getSettings()["SAR offset tracking"]} == names
+    finally:
+        plugin.unload()
+    assert not names & set(ProcessingConfig.settings)
+    assert "SAR offset tracking" not in ProcessingConfig.getSettings()
+
+
 def test_processing_framework_sees_provider(loaded_plugin, qgis_processing) -> None:
     """With the Processing plugin initialised (as in QGIS desktop) the provider is still there."""
     assert QgsApplication.processingRegistry().providerById("sarots") is not None
