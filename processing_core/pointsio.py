@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,15 +73,35 @@ def read_points(
     return rows, header, values
 
 
-def _write(path: str | os.PathLike[str], header: list[str], rows: list[dict[str, str]]) -> None:
+def write_csv(
+    path: str | os.PathLike[str],
+    header: Sequence[str],
+    rows: Iterable[Sequence[object] | Mapping[str, object]],
+    *,
+    lineterminator: str = "\r\n",
+) -> Path:
+    """Write a CSV atomically: ``header``, then ``rows`` (sequences, or mappings read by the header's
+    names, missing ones empty); return the path.
+
+    The lines go to ``.<name>.partial`` beside ``path``, renamed over it once complete, so a
+    reader never sees half a file and a failure while writing (the exception propagates) leaves
+    ``path`` as it was and no temporary behind.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.partial")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, p)
+    names = list(header)
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator=lineterminator)
+            writer.writerow(names)
+            for row in rows:
+                writer.writerow([row.get(c, "") for c in names] if isinstance(row, Mapping) else row)
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -106,7 +127,7 @@ def geo2rdr_csv(
         row["slant_range_m"] = _fmt(rc.slant_range_m[i], 4)
         row["line"] = _fmt(rc.line[i], 6)
         row["sample"] = _fmt(rc.sample[i], 6)
-    _write(
+    write_csv(
         out_csv,
         header + [c for c in ("azimuth_time", "slant_range_m", "line", "sample") if c not in header],
         rows,
@@ -138,6 +159,6 @@ def rdr2geo_csv(
     for i, row in enumerate(rows):
         row["lat"] = _fmt(lat[i], 10)
         row["lon"] = _fmt(lon[i], 10)
-    _write(out_csv, header + [c for c in ("lat", "lon") if c not in header], rows)
+    write_csv(out_csv, header + [c for c in ("lat", "lon") if c not in header], rows)
     report(progress, 1.0, "rdr2geo done")
     return len(rows)

@@ -17,6 +17,7 @@ from processing_core.errors import DemError, InputError
 from processing_core.geometry import RadarGeometry
 from processing_core.lookup import radar_to_ground
 from processing_core.orbitgen import synthetic_scene
+from processing_core.pointsio import write_csv
 from processing_core.progress import ProgressCallback, report
 from processing_core.radar_grids import azimuth_spacing_m
 from processing_core.rasters import write_geotiff
@@ -399,12 +400,14 @@ def _write_truth(
             master, np.full(len(dates), p_lat), np.full(len(dates), p_lon), np.full(len(dates), p_h)
         )
         l_m, a_m = at_point(d_all)
-        rows = [
-            f"{date},{lo:.4f},{az:.4f},{d[0]:.4f},{d[1]:.4f},{d[2]:.4f}"
-            for date, lo, az, d in zip(dates, l_m, a_m, d_all)
-        ]
-        (folder / f"{name}.csv").write_text(
-            "date,los_m,azimuth_m,east_m,north_m,up_m\n" + "\n".join(rows) + "\n"
+        write_csv(
+            folder / f"{name}.csv",
+            ("date", "los_m", "azimuth_m", "east_m", "north_m", "up_m"),
+            (
+                (str(date), f"{lo:.4f}", f"{az:.4f}", f"{d[0]:.4f}", f"{d[1]:.4f}", f"{d[2]:.4f}")
+                for date, lo, az, d in zip(dates, l_m, a_m, d_all)
+            ),
+            lineterminator="\n",
         )
         points.append(
             {
@@ -416,12 +419,22 @@ def _write_truth(
                 "sample": float(px.sample),
             }
         )
-    with (folder / "points.csv").open("w") as fh:
-        fh.write("name,lat,lon,height_m,line,sample\n")
-        for pt in points:
-            fh.write(
-                f"{pt['name']},{pt['lat']:.8f},{pt['lon']:.8f},{pt['height_m']:.3f},{pt['line']:.3f},{pt['sample']:.3f}\n"
+    write_csv(
+        folder / "points.csv",
+        ("name", "lat", "lon", "height_m", "line", "sample"),
+        (
+            (
+                pt["name"],
+                f"{pt['lat']:.8f}",
+                f"{pt['lon']:.8f}",
+                f"{pt['height_m']:.3f}",
+                f"{pt['line']:.3f}",
+                f"{pt['sample']:.3f}",
             )
+            for pt in points
+        ),
+        lineterminator="\n",
+    )
     scenes = []
     for acq, m in zip(acquisitions, magnitude):
         b = baseline(master, RadarGeometry(acq.true_scene))

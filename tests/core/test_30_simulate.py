@@ -216,6 +216,48 @@ def test_truth_is_self_consistent(small_stack):
     assert los_map[:, :5, :5].max() == 0.0
 
 
+def test_truth_csvs_are_complete_and_no_temporary_is_left(small_stack):
+    """The truth CSVs go through the core's atomic CSV writer: whole files, no ``.partial`` beside them."""
+    out, _ = small_stack
+    truth = out / "truth"
+    assert not [p.name for p in truth.rglob("*.partial*")]
+    points = (truth / "points.csv").read_bytes().decode("utf-8")
+    assert points.startswith("name,lat,lon,height_m,line,sample\n")
+    assert "\r" not in points
+    assert [line.split(",")[0] for line in points.splitlines()[1:]] == ["P1", "P2", "P3", "P4"]
+    for name in ("P1", "P2", "P3", "P4"):
+        text = (truth / f"{name}.csv").read_text(encoding="utf-8")
+        assert text.startswith("date,los_m,azimuth_m,east_m,north_m,up_m\n")
+        assert text.endswith("\n")
+        assert len(text.splitlines()) == 1 + 6
+
+
+def test_a_failure_while_writing_a_csv_leaves_no_partial_file(tmp_path, monkeypatch):
+    """The writer the simulator's truth CSVs use: an error mid-way keeps the old file and no temporary."""
+    from processing_core.simulate import stack_sim
+
+    def rows():
+        yield ("2015-07-27", "0.0000")
+        raise RuntimeError("disk full")
+
+    fresh = tmp_path / "truth" / "P1.csv"
+    with pytest.raises(RuntimeError, match="disk full"):
+        stack_sim.write_csv(fresh, ("date", "los_m"), rows(), lineterminator="\n")
+    assert not fresh.exists()
+    assert list(fresh.parent.iterdir()) == []
+    old = tmp_path / "truth" / "points.csv"
+    old.write_text("name,lat\nP1,34.3\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="disk full"):
+        stack_sim.write_csv(old, ("name", "lat"), rows())
+    assert old.read_text(encoding="utf-8") == "name,lat\nP1,34.3\n"
+    assert sorted(p.name for p in old.parent.iterdir()) == ["points.csv"]
+    # and complete rows, sequences or mappings by the header's names, are written in full
+    stack_sim.write_csv(
+        old, ("name", "lat"), [("P1", "1.5"), {"lat": "2.5", "name": "P2"}], lineterminator="\n"
+    )
+    assert old.read_text(encoding="utf-8") == "name,lat\nP1,1.5\nP2,2.5\n"
+
+
 def test_same_seed_same_stack(small_stack, tmp_path):
     out, stack = small_stack
     again = simulate_stack(get_scenario("small"), BIGTUJUNGA, tmp_path / "again", seed=3)
