@@ -16,6 +16,8 @@ setting is a ``QgsProcessingException`` naming the setting and where to change i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsSettings
@@ -189,3 +191,14 @@ def executor_of(scheduler: str | None, workers: int | None) -> Any:
     if scheduler is None:
         return None
     return core_function("execution", "DaskExecutor")(scheduler, workers)
+
+
+@contextmanager
+def scheduled(alg: QgsProcessingAlgorithm, parameters: dict, context: QgsProcessingContext) -> Iterator[Any]:
+    """The executor of ``alg``'s scheduler (:func:`scheduler_of`), None to run here; closed on leaving."""
+    executor = executor_of(*scheduler_of(alg, parameters, context))
+    try:
+        yield executor
+    finally:
+        if executor is not None:
+            executor.close()

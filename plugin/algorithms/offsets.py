@@ -16,7 +16,7 @@ from qgis.core import (
 
 from ..corebridge import core_function
 from ..layers import load_styled_raster
-from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, executor_of, scheduler_of
+from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, scheduled
 from .base import StackAlgorithm
 
 SELECTION_OPTIONS: tuple[tuple[str, str], ...] = (
@@ -207,8 +207,7 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
         threads = self.parameterAsInt(parameters, self.THREADS, context)
-        executor = executor_of(*scheduler_of(self, parameters, context))
-        try:
+        with scheduled(self, parameters, context) as executor:
             results = self.run_core(
                 "offsets",
                 "track_stack",
@@ -220,9 +219,6 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
                 executor=executor,
                 feedback=feedback,
             )
-        finally:
-            if executor is not None:
-                executor.close()
         files = [str(r.path) for r in results]
         computed = sum(not r.skipped for r in results)
         feedback.pushInfo(f"{computed} pair(s) computed, {len(results) - computed} up to date")
