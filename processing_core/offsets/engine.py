@@ -125,6 +125,7 @@ def track(
     outlier_floor_px: float = 0.1,
     prefilter: str = "none",
     prefilter_px: int = 32,
+    smooth_px: float = 0.0,
     oversampling: float = 1.0,
     min_valid_fraction: float = 0.5,
     window_agreement_px: int = 1,
@@ -177,8 +178,12 @@ def track(
         Median/MAD consistency filter over ``outlier_size`` x ``outlier_size`` nodes (0: off):
         a node is rejected when |v - median| > threshold (1.4826 MAD + floor) in either axis.
     prefilter, prefilter_px
-        Speckle pre-filter of both images: ``none``, ``log``/``db``, ``wallis``, ``highpass``
-        (see :mod:`processing_core.offsets.prefilter`) and its scale in pixels.
+        Speckle pre-filter of both images: ``none``, ``sqrt``, ``log``/``db``, ``wallis``,
+        ``highpass`` (see :mod:`processing_core.offsets.prefilter`) and its scale in pixels.
+    smooth_px
+        Sigma of a NaN-aware Gaussian low-pass of both images after the pre-filter, pixels
+        (0: none). Where the speckle decorrelates between the dates, ``prefilter="sqrt"`` with
+        ``smooth_px=1`` halves the noise of the offsets (see the pre-filter module).
     oversampling
         Pixels per speckle resolution cell, used only for the predicted standard deviations.
     min_valid_fraction
@@ -237,6 +242,7 @@ def track(
         outlier_floor_px=outlier_floor_px,
         prefilter=prefilter,
         prefilter_px=prefilter_px,
+        smooth_px=smooth_px,
         oversampling=oversampling,
         min_valid_fraction=min_valid_fraction,
         window_agreement_px=window_agreement_px,

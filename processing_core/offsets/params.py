@@ -9,7 +9,7 @@ from typing import Any
 
 SELECTIONS = ("max_snr", "precision")
 """Window selection rules (see :func:`processing_core.offsets.track`)."""
-PREFILTERS = ("none", "log", "db", "wallis", "highpass")
+PREFILTERS = ("none", "sqrt", "log", "db", "wallis", "highpass")
 """Speckle pre-filters (see :mod:`processing_core.offsets.prefilter`)."""
 
 
@@ -60,9 +60,13 @@ class OffsetParameters:
     outlier_floor_px: float = 0.1
     """Noise floor added to the robust spread, pixels (keeps the filter quiet on smooth fields)."""
     prefilter: str = "none"
-    """Speckle pre-filter applied to both images: none, log (= db), wallis or highpass."""
+    """Speckle pre-filter applied to both images: none, sqrt, log (= db), wallis or highpass."""
     prefilter_px: int = 32
     """Scale of the wallis (box side) and highpass (twice the Gaussian sigma) pre-filters, pixels."""
+    smooth_px: float = 0.0
+    """Sigma of a NaN-aware Gaussian low-pass applied to both images after the pre-filter, pixels
+    (0: none); ~1 px averages speckle that decorrelates between the dates (see
+    :func:`processing_core.offsets.prefilter.lowpass`)."""
     oversampling: float = 1.0
     """Pixels per speckle resolution cell (1 = critically sampled); only for the predicted std."""
     min_valid_fraction: float = 0.5
@@ -105,6 +109,7 @@ class OffsetParameters:
         if self.prefilter not in PREFILTERS:
             raise ValueError(f"prefilter must be one of {', '.join(PREFILTERS)}, got {self.prefilter!r}")
         set_(self, "prefilter_px", _int("prefilter_px", self.prefilter_px, 3))
+        set_(self, "smooth_px", _float("smooth_px", self.smooth_px, 0.0, 8.0))
         set_(self, "oversampling", _float("oversampling", self.oversampling, 1.0))
         set_(self, "window_agreement_px", _int("window_agreement_px", self.window_agreement_px, 0))
         set_(

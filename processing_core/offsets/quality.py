@@ -29,12 +29,25 @@ def dezan_sigma(ncc: np.ndarray, window_px: np.ndarray, oversampling: float = 1.
     return (oversampling * sigma).astype(np.float32)
 
 
-def analyse(surfaces: np.ndarray, radius: np.ndarray, half: int) -> dict[str, np.ndarray]:
+def snr_exclusion_px(smooth_px: float) -> int:
+    """Half side of the box around the peak left out of the SNR background, pixels.
+
+    Low-passing both images with a Gaussian of sigma s convolves their correlation with a
+    Gaussian of sigma s sqrt(2), which widens the peak: its shoulders, 2 sqrt(2) s further out,
+    stay out of the background so that the SNR measures the match and not the filter.
+    """
+    return SNR_EXCLUSION_PX + int(np.ceil(2.0 * np.sqrt(2.0) * smooth_px))
+
+
+def analyse(
+    surfaces: np.ndarray, radius: np.ndarray, half: int, exclusion_px: int = SNR_EXCLUSION_PX
+) -> dict[str, np.ndarray]:
     """Integer peak, peak NCC, SNR, edge flag and sub-pixel patch of NCC surfaces.
 
     ``surfaces`` (n, 2 half + 1, 2 half + 1) float32, NaN at invalid shifts, centre = the
     search centre; ``radius`` (n,) the search radius of each surface (<= half - PATCH_HALF).
     The peak is searched within the radius; the patch may reach PATCH_HALF beyond it.
+    ``exclusion_px``: see :func:`snr_exclusion_px`.
     """
     n, size, _ = surfaces.shape
     a = np.arange(size) - half
@@ -58,7 +71,7 @@ def analyse(surfaces: np.ndarray, radius: np.ndarray, half: int) -> dict[str, np
     nx = np.clip(px[:, None] + np.arange(-1, 2)[None, :], 0, size - 1)
     edge |= ~finite[idx[:, None, None], ny[:, :, None], nx[:, None, :]].all(axis=(1, 2))
     # SNR: peak^2 over the mean square of the search area beyond the exclusion box.
-    excl = np.minimum(SNR_EXCLUSION_PX, np.maximum(radius - 1, 0))[:, None]
+    excl = np.minimum(exclusion_px, np.maximum(radius - 1, 0))[:, None]
     far_y = np.abs(np.arange(size)[None, :] - py[:, None]) > excl
     far_x = np.abs(np.arange(size)[None, :] - px[:, None]) > excl
     background = search & (far_y[:, :, None] | far_x[:, None, :])

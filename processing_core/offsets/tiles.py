@@ -15,13 +15,14 @@ import scipy.fft as sfft
 
 from processing_core.offsets import ncc
 from processing_core.offsets.params import OffsetParameters
-from processing_core.offsets.prefilter import apply_prefilter, margin_px
+from processing_core.offsets.prefilter import apply_prefilter, lowpass, lowpass_margin_px, margin_px
 from processing_core.offsets.quality import (
     PATCH_HALF,
     analyse,
     dezan_sigma,
     node_flags,
     select_window,
+    snr_exclusion_px,
     window_agreement,
 )
 from processing_core.offsets.subpixel import refine_peaks
@@ -80,9 +81,9 @@ class Context:
 
 def read_tile(src: Source, y0: int, y1: int, x0: int, x1: int, params: OffsetParameters) -> np.ndarray:
     """Pre-filtered pixels [y0, y1) x [x0, x1) of a source, NaN outside the image and at no-data."""
-    m = margin_px(params.prefilter, params.prefilter_px)
+    m = margin_px(params.prefilter, params.prefilter_px) + lowpass_margin_px(params.smooth_px)
     raw = src.read(y0 - m, y1 + m, x0 - m, x1 + m)
-    out = apply_prefilter(raw, params.prefilter, params.prefilter_px)
+    out = lowpass(apply_prefilter(raw, params.prefilter, params.prefilter_px), params.smooth_px)
     return out[m : m + y1 - y0, m : m + x1 - x0] if m else out
 
 
@@ -188,7 +189,7 @@ def process_tile(ctx: Context, ia: int, ib: int, ja: int, jb: int) -> dict[str, 
 
     def store(wi: int, ii: np.ndarray, jj: np.ndarray, surfaces: np.ndarray, w: int) -> None:
         _mask_shifts(ctx, surfaces, ia + ii, ja + jj, cy[ii, jj], cx[ii, jj], half, w)
-        out = analyse(surfaces, rad[ii, jj], half)
+        out = analyse(surfaces, rad[ii, jj], half, snr_exclusion_px(ctx.params.smooth_px))
         for key, value in out.items():
             res[key][ii, jj, wi] = value
 

@@ -269,7 +269,7 @@ def test_engines_agree_and_step_not_sharing_window_factors():
         track(ref, sec, step_px=7, engine="blocks", **kw)
 
 
-@pytest.mark.parametrize("prefilter", ["none", "log", "db", "wallis", "highpass"])
+@pytest.mark.parametrize("prefilter", ["none", "sqrt", "log", "db", "wallis", "highpass"])
 def test_prefilters(prefilter):
     shift = (0.35, -0.4)
     t = as_amplitude_texture(hillshade()[:100, :100])
@@ -284,6 +284,35 @@ def test_prefilters(prefilter):
     assert field.valid.mean() > 0.95
     # log/dB spread the spectrum of x2-oversampled speckle and add some pixel locking.
     assert np.all(np.abs(err.mean(axis=1)) < (0.05 if prefilter in ("log", "db") else 0.02))
+
+
+def test_lowpass_is_nan_aware_and_tiles_match_the_whole_image():
+    from processing_core.offsets.prefilter import lowpass, lowpass_margin_px
+
+    rng = np.random.default_rng(4)
+    flat = np.full((60, 70), 3.0, dtype=np.float32)
+    flat[10:20, 30:45] = np.nan  # a shadow: neither spread nor averaged as zeros
+    out = lowpass(flat, 1.5)
+    assert np.array_equal(np.isnan(out), np.isnan(flat))
+    np.testing.assert_allclose(out[np.isfinite(out)], 3.0, rtol=1e-6)
+    image = rng.random((200, 180)).astype(np.float32)
+    # An independent reference: Gaussian weights summed by hand over the truncated support.
+    sigma, (y, x) = 1.0, (100, 90)
+    r = lowpass_margin_px(sigma) - 1
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    patch = image[y - r : y + r + 1, x - r : x + r + 1].astype(np.float64)
+    assert lowpass(image, sigma)[y, x] == pytest.approx(k @ patch @ k / k.sum() ** 2, rel=1e-5)
+    # Tiles (memory_mb=4 cuts the grid into many) give the whole-image result (to float32
+    # rounding: each tile removes its own mean, as without the low-pass).
+    ref, sec = shifted_pair(as_amplitude_texture(hillshade()[:128, :128]), 0.8, (0.3, 0.2), rng)
+    kw = {"step_px": 8, "windows_px": (32,), "search_px": 4, "prefilter": "sqrt", "smooth_px": 1.0}
+    whole = track(ref, sec, memory_mb=1024, threads=1, **kw)
+    tiled = track(ref, sec, memory_mb=4, threads=1, **kw)
+    assert whole.valid.sum() > 100
+    for name in ("azimuth_px", "range_px", "ncc"):
+        np.testing.assert_allclose(getattr(whole, name), getattr(tiled, name), atol=1e-4)
+    with pytest.raises(ValueError, match="smooth_px"):
+        track(ref, sec, step_px=8, search_px=4, smooth_px=-1.0)
 
 
 def test_window_selection_rules():
