@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from processing_core.errors import InputError
+from processing_core.execution import Executor
 from processing_core.network import DEFAULT_BRIDGE, DEFAULT_MIN_DAYS, PairRules
 from processing_core.offsets.params import OffsetParameters
 from processing_core.progress import ProgressCallback, report, scaled
@@ -56,6 +57,14 @@ class RunOptions:
     """Offset search radius, pixels."""
     selection: str = "max_snr"
     """Window selection rule: ``max_snr`` (the paper's) or ``precision``."""
+    prefilter: str = "none"
+    """Speckle pre-filter of both images before correlation (``none``, ``sqrt``, ``log``, ...)."""
+    smooth_px: float = 0.0
+    """Sigma of the Gaussian low-pass after the pre-filter, px (0: none; ~1 where the speckle
+    decorrelates between the dates, see :mod:`processing_core.offsets.prefilter`)."""
+    min_snr: float = 20.0
+    """Offsets with a lower correlation SNR are rejected (a low-pass lowers the SNR of noise
+    peaks as well: 10 goes with ``smooth_px`` 1)."""
     weighted: bool = False
     """Weight the SBAS inversion by each offset's predicted variance."""
     robust: bool = False
@@ -75,8 +84,9 @@ class RunOptions:
     tie_step_px: int = 32
     """Rectification tie-point spacing, px."""
     scheduler: str | None = None
-    """Where the offsets' pair tasks run: None here (serial), ``local`` a local Dask cluster of
-    worker processes, or a running Dask scheduler's address (``tcp://HOST:8786``)."""
+    """Where the tasks of the rectify (scenes), offsets (pairs) and invert (blocks of rows) steps
+    run: None here (serial), ``local`` a local Dask cluster of worker processes, or a running
+    Dask scheduler's address (``tcp://HOST:8786``). One cluster serves the whole run."""
     workers: int | None = None
     """Worker processes of the ``local`` Dask cluster (default: one per core)."""
 
@@ -112,6 +122,9 @@ class RunOptions:
             search_px=self.search_px,
             windows_px=tuple(self.windows_px),
             selection=self.selection,
+            prefilter=self.prefilter,
+            smooth_px=self.smooth_px,
+            min_snr=self.min_snr,
         )
 
     def rectify_parameters(self, method: str = "improved") -> RectifyParameters:
@@ -154,16 +167,6 @@ def _logger(root: Path) -> tuple[logging.Logger, logging.Handler]:
     return log, handler
 
 
-def _check_writable(root: Path) -> None:
-    """A clear error before any work when the stack folder cannot be written."""
-    probe = root / ".run-write-test"
-    try:
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"{root}: stack folder is not writable ({exc.strerror or exc})") from None
-
-
 def run_stack(
     stack_dir: str | os.PathLike[str],
     dem_path: str | os.PathLike[str],
@@ -195,7 +198,7 @@ def run_stack(
     -------
     RunSummary
     """
-    from processing_core.preflight import check_free_space
+    from processing_core.preflight import check_free_space, check_writable
     from processing_core.stack import load_stack
 
     options = options or RunOptions()
@@ -207,7 +210,7 @@ def run_stack(
     dem = Path(dem_path)
     if not dem.is_file():
         raise InputError(f"{dem}: DEM not found")
-    _check_writable(root)
+    check_writable(root)
     check_free_space(stack, dem, steps, options.step_px)
     tmp = root / ".run.json.partial"
     tmp.write_text(
@@ -221,6 +224,11 @@ def run_stack(
     todo = [s for s in STEPS if s in steps]
     total = sum(_WEIGHTS[s] for s in todo)
     start = 0.0
+    executor = None
+    if options.scheduler is not None:
+        from processing_core.execution import DaskExecutor
+
+        executor = DaskExecutor(options.scheduler, options.workers)  # connects on its first tasks
     try:
         log.info("run %s with DEM %s, options %s", root, dem, json.dumps(options.to_dict()))
         for name in todo:
@@ -229,7 +237,7 @@ def run_stack(
             own = step_progress(name) if step_progress else None
             with _timed(log, summary, name):
                 summary.outputs[name] = _STEP_FUNCTIONS[name](
-                    root, dem, options, _both(overall, own), summary
+                    root, dem, options, _both(overall, own), summary, executor
                 )
             start = stop
         report(progress, 1.0, "chain finished")
@@ -238,6 +246,8 @@ def run_stack(
         log.error("stopped: %s", " ".join(str(exc).split()) or type(exc).__name__)
         raise
     finally:
+        if executor is not None:
+            executor.close()  # also on an error or a cancel: the local cluster's workers stop
         log.removeHandler(handler)
         handler.close()
     return summary
@@ -263,7 +273,9 @@ def _both(a: ProgressCallback | None, b: ProgressCallback | None) -> ProgressCal
     return call
 
 
-def _step_pairs(root: Path, dem: Path, options: RunOptions, progress, summary) -> list[Path]:
+def _step_pairs(
+    root: Path, dem: Path, options: RunOptions, progress, summary, executor: Executor | None = None
+) -> list[Path]:
     from processing_core.network import select_stack_pairs
 
     _, conn, written = select_stack_pairs(root, options.pair_rules(), progress=progress)
@@ -275,7 +287,9 @@ def _step_pairs(root: Path, dem: Path, options: RunOptions, progress, summary) -
     return written
 
 
-def _step_rectify(root: Path, dem: Path, options: RunOptions, progress, summary) -> list[Path]:
+def _step_rectify(
+    root: Path, dem: Path, options: RunOptions, progress, summary, executor: Executor | None = None
+) -> list[Path]:
     from processing_core.rectify import rectify_stack
 
     stack = rectify_stack(
@@ -284,48 +298,53 @@ def _step_rectify(root: Path, dem: Path, options: RunOptions, progress, summary)
         params=options.rectify_parameters(),
         final_master=options.final_master,
         progress=progress,
+        executor=executor,
     )
     return [root / "rectified" / f"{s.id}.tif" for s in stack.scenes]
 
 
-def _step_offsets(root: Path, dem: Path, options: RunOptions, progress, summary) -> list[Path]:
+def _step_offsets(
+    root: Path, dem: Path, options: RunOptions, progress, summary, executor: Executor | None = None
+) -> list[Path]:
     from processing_core.offsets.files import track_stack
 
-    executor = None
-    if options.scheduler is not None:
-        from processing_core.execution import DaskExecutor
-
-        executor = DaskExecutor(options.scheduler, options.workers)
-    try:
-        results = track_stack(
-            root,
-            parameters=options.offset_parameters(),
-            threads=options.threads,
-            progress=progress,
-            executor=executor,
-        )
-    finally:
-        if executor is not None:
-            executor.close()
+    results = track_stack(
+        root,
+        parameters=options.offset_parameters(),
+        threads=options.threads,
+        progress=progress,
+        executor=executor,
+    )
     return [r.path for r in results]
 
 
-def _step_invert(root: Path, dem: Path, options: RunOptions, progress, summary) -> list[Path]:
+def _step_invert(
+    root: Path, dem: Path, options: RunOptions, progress, summary, executor: Executor | None = None
+) -> list[Path]:
     from processing_core.timeseries import invert_stack
 
     result = invert_stack(
-        root, weighted=options.weighted, robust=options.robust, workers=options.threads, progress=progress
+        root,
+        weighted=options.weighted,
+        robust=options.robust,
+        workers=options.threads,
+        progress=progress,
+        executor=executor,
     )
     return [Path(p) for p in result["outputs"]]
 
 
-def _step_geocode(root: Path, dem: Path, options: RunOptions, progress, summary) -> list[Path]:
+def _step_geocode(
+    root: Path, dem: Path, options: RunOptions, progress, summary, executor: Executor | None = None
+) -> list[Path]:
     from processing_core.geocode import geocode_stack
 
     return geocode_stack(root, epsg=options.epsg, resolution=options.resolution, progress=progress)
 
 
-def _step_report(root: Path, dem: Path, options: RunOptions, progress, summary) -> list[Path]:
+def _step_report(
+    root: Path, dem: Path, options: RunOptions, progress, summary, executor: Executor | None = None
+) -> list[Path]:
     from processing_core.report import write_report
 
     written = write_report(

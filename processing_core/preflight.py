@@ -1,4 +1,5 @@
-"""Checks of the output folder before the chain starts work: room for what it will write.
+"""Checks of the output folder before the chain (or a single step) starts work: that it can be
+written, and room for what it will write.
 
 The estimate is an upper bound of the rasters the heavy steps write (uncompressed; GeoTIFF
 compression usually halves it): the final master's lookup tables on the DEM and radar grids,
@@ -28,7 +29,9 @@ _OFFSET_BANDS = 8
 _TIMESERIES_RASTERS_PER_DATE = 4  # los, azimuth and their standard deviations
 
 
-def _dem_cells(dem: str | os.PathLike[str]) -> int:
+def _dem_cells(dem: str | os.PathLike[str] | None) -> int:
+    if dem is None:
+        return 0
     try:
         ds = gdal.Open(str(dem))
     except RuntimeError:
@@ -37,7 +40,7 @@ def _dem_cells(dem: str | os.PathLike[str]) -> int:
 
 
 def estimate_output_bytes(
-    stack: Stack, dem: str | os.PathLike[str], steps: Iterable[str], step_px: int
+    stack: Stack, dem: str | os.PathLike[str] | None, steps: Iterable[str], step_px: int
 ) -> int:
     """Upper bound of the bytes the ``rectify``, ``offsets`` and ``invert`` steps write."""
     steps = set(steps)
@@ -69,7 +72,9 @@ def estimate_output_bytes(
     return total
 
 
-def check_free_space(stack: Stack, dem: str | os.PathLike[str], steps: Iterable[str], step_px: int) -> None:
+def check_free_space(
+    stack: Stack, dem: str | os.PathLike[str] | None, steps: Iterable[str], step_px: int
+) -> None:
     """An :class:`InputError` before any work when the stack's disk cannot hold the outputs."""
     needed = estimate_output_bytes(stack, dem, steps, step_px)
     if needed == 0:
@@ -80,3 +85,63 @@ def check_free_space(stack: Stack, dem: str | os.PathLike[str], steps: Iterable[
             f"{Path(stack.root)}: the run needs about {needed / _MB:.1f} MB, "
             f"only {free / _MB:.1f} MB free there"
         )
+
+
+def check_writable(folder: str | os.PathLike[str], what: str = "stack folder") -> None:
+    """An :class:`InputError` before any work when ``folder`` cannot be written.
+
+    A folder that does not exist yet is checked at its nearest existing parent (where it will be
+    created). A probe file is written and removed: permissions alone do not tell (root, read-only
+    mounts).
+    """
+    path = Path(folder)
+    where = path
+    while not where.exists() and where.parent != where:
+        where = where.parent
+    probe = where / ".write-test"
+    try:
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"{path}: {what} is not writable ({exc.strerror or exc})") from None
+
+
+def check_stack_output(
+    stack_dir: str | os.PathLike[str],
+    dem: str | os.PathLike[str] | None,
+    steps: Iterable[str],
+    *,
+    step_px: int | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> None:
+    """The pre-flight of a single step's command: the stack folder (which gets the step's
+    provenance) and ``out_dir`` writable, and room for the step's outputs.
+
+    Parameters
+    ----------
+    stack_dir
+        The stack folder.
+    dem
+        The DEM (its size counts for ``rectify``), or None.
+    steps
+        The steps about to run (see :func:`estimate_output_bytes`).
+    step_px
+        Offset grid spacing (default: the stack's recorded offsets parameters, else 8).
+    out_dir
+        Another folder the step writes (``geocode --out``).
+
+    Raises
+    ------
+    InputError
+        Naming the folder, when it cannot be written or its disk cannot hold the outputs.
+    """
+    from processing_core.stack import load_stack
+
+    stack = load_stack(stack_dir)
+    check_writable(stack.root)
+    if out_dir is not None:
+        check_writable(out_dir, "output folder")
+    if step_px is None:
+        recorded = stack.parameters.get("offsets") or {}
+        step_px = int(recorded.get("step_px", 8)) if isinstance(recorded, dict) else 8
+    check_free_space(stack, dem, steps, step_px)

@@ -44,16 +44,17 @@ import numpy as np
 from osgeo import gdal
 
 from processing_core.errors import InputError
+from processing_core.execution import Executor
 from processing_core.geometry import RadarGeometry
-from processing_core.inversion import sbas
 from processing_core.network import platform_group
-from processing_core.progress import ProgressCallback, report
+from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.radar_grids import SubGrid, azimuth_spacing_m
 from processing_core.stack import Stack, load_stack
+from processing_core.timeseries_tasks import BANDS as _BANDS
+from processing_core.timeseries_tasks import COMPONENTS, BlockResult, BlockTask, invert_block, write_block
 
 gdal.UseExceptions()
 
-COMPONENTS = ("los", "azimuth")
 _GDAL_TYPES = {
     np.dtype(np.float32): gdal.GDT_Float32,
     np.dtype(np.float64): gdal.GDT_Float64,
@@ -63,8 +64,6 @@ _GDAL_TYPES = {
     np.dtype(np.int32): gdal.GDT_Int32,
     np.dtype(np.uint32): gdal.GDT_UInt32,
 }
-_BANDS = {"los": ("range_px", "sigma_range_px"), "azimuth": ("azimuth_px", "sigma_azimuth_px")}
-_DAYS_PER_YEAR = 365.25
 
 
 class BlockWriter:
@@ -293,9 +292,17 @@ def invert_stack(
     force: bool = False,
     memory_mb: float = 512.0,
     progress: ProgressCallback | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Invert the stack's offsets into LOS and azimuth time series; return the summary written to
     ``timeseries/invert.json`` (with ``"skipped_run": True`` when the outputs were up to date).
+
+    The grid is inverted ``block_rows`` rows at a time (default: as many as ``memory_mb`` holds).
+    With an ``executor`` (:mod:`processing_core.execution`) every block is one
+    :class:`~processing_core.timeseries_tasks.BlockTask` (``workers`` threads each, default 1),
+    e.g. on a Dask cluster, sent two per worker at a time; the blocks' results are written in row
+    order and equal the serial run's bit for bit (give ``block_rows`` for more blocks than
+    workers: the blocks, not the executor, decide the numbers).
 
     Raises
     ------
@@ -329,6 +336,11 @@ def invert_stack(
     )
     los_factor = {sid: -g.grid.slant_range_spacing_m for sid, g in geometries.items()}
     az_factor = {sid: azimuth_spacing_grid(g, grid, heights) for sid, g in geometries.items()}
+    if weighted:
+        for p in inputs:
+            for comp in COMPONENTS:
+                if _BANDS[comp][1] not in p.bands:
+                    raise InputError(f"{p.path}: --weighted needs a band described '{_BANDS[comp][1]}'")
     report(progress, 0.05, "reading offsets")
     pairs = [(p.i, p.j) for p in inputs]
     n_pairs = len(inputs)
@@ -345,7 +357,6 @@ def invert_stack(
     ]
     common = {**grid.metadata(), "GEOMETRY": f"final master {final}", "REFERENCE_DATE": dates[0].isoformat()}
     writers: dict[str, BlockWriter] = {}
-    datasets = {p.path: gdal.Open(str(p.path)) for p in inputs}
     try:
         for comp in COMPONENTS:
             meta = {**common, "UNITS": "m", "COMPONENT": comp}
@@ -376,36 +387,60 @@ def invert_stack(
         starts = list(range(0, grid.rows, block_rows))
         n_connected = dict.fromkeys(COMPONENTS, 0)
         n_solved = dict.fromkeys(COMPONENTS, 0)
-        for k, r0 in enumerate(starts):
+
+        def task(r0: int) -> BlockTask:
             r1 = min(r0 + block_rows, grid.rows)
+            return BlockTask(
+                r0,
+                r1,
+                grid.cols,
+                tuple(dates),
+                tuple(pairs),
+                tuple(str(p.path) for p in inputs),
+                tuple(p.bands for p in inputs),
+                tuple(p.geometry for p in inputs),
+                los_factor,
+                {sid: az[r0:r1] for sid, az in az_factor.items()},
+                weighted,
+                robust,
+                workers if executor is None else (workers or 1),
+            )
+
+        def write(block: BlockTask, results: dict[str, BlockResult]) -> None:
             for comp in COMPONENTS:
-                value_band, sigma_band = _BANDS[comp]
-                obs = np.empty((n_pairs, r1 - r0, grid.cols))
-                sig = np.empty_like(obs) if weighted else None
-                for q, p in enumerate(inputs):
-                    ds = datasets[p.path]
-                    raw = ds.GetRasterBand(p.bands[value_band]).ReadAsArray(0, r0, grid.cols, r1 - r0)
-                    factor = los_factor[p.geometry] if comp == "los" else az_factor[p.geometry][r0:r1]
-                    obs[q] = raw * factor
-                    if sig is not None:
-                        if sigma_band not in p.bands:
-                            raise InputError(f"{p.path}: --weighted needs a band described '{sigma_band}'")
-                        s = ds.GetRasterBand(p.bands[sigma_band]).ReadAsArray(0, r0, grid.cols, r1 - r0)
-                        sig[q] = s * np.abs(factor)
-                result = sbas(dates, pairs, obs, std=sig, robust=robust, workers=workers)
-                _write_block(writers, comp, r0, result, periods, dates)
+                result = results[comp]
+                write_block(writers, comp, block.r0, result, periods, dates)
                 solved = result.n_valid > 0
                 n_solved[comp] += int(solved.sum())
                 n_connected[comp] += int((solved & result.connected).sum())
-            report(progress, 0.05 + 0.93 * (k + 1) / len(starts), f"inverted rows {r1}/{grid.rows}")
+
+        def fraction(done: int) -> float:
+            return 0.05 + 0.93 * done / len(starts)
+
+        if executor is None:
+            for k, r0 in enumerate(starts):
+                block = task(r0)
+                write(block, invert_block(block))
+                report(progress, fraction(k + 1), f"inverted rows {block.r1}/{grid.rows}")
+        else:
+            # Waves of two blocks per worker: the driver holds one wave's results at a time.
+            wave = 2 * max(1, int(getattr(executor, "workers", 1)))
+            for k in range(0, len(starts), wave):
+                blocks = [task(r0) for r0 in starts[k : k + wave]]
+                results = executor.map(
+                    invert_block,
+                    blocks,
+                    progress=scaled(progress, fraction(k), fraction(k + len(blocks))),
+                    describe=lambda b: f"inverted rows {b.r1}/{grid.rows}",
+                )
+                for block, result in zip(blocks, results):
+                    write(block, result)
         written = [str(w.close()) for w in writers.values()]
     except BaseException:
         for w in writers.values():
             if w.ds is not None:
                 w.abort()
         raise
-    finally:
-        datasets.clear()
     summary = {
         "signature": signature,
         "parameters": parameters,
@@ -441,25 +476,3 @@ def invert_stack(
     stack.save()
     report(progress, 1.0, "time series written")
     return {**summary, "skipped_run": False}
-
-
-def _write_block(
-    writers: dict[str, BlockWriter],
-    comp: str,
-    r0: int,
-    result: Any,
-    periods: list[tuple[str, int, int]],
-    dates: list[dt.date],
-) -> None:
-    writers[comp].write(r0, result.displacement)
-    writers[f"{comp}_std"].write(r0, result.std)
-    rates = []
-    for _, a, b in periods:
-        years = (dates[b] - dates[a]).days / _DAYS_PER_YEAR
-        rates.append((result.displacement[b] - result.displacement[a]) / years)
-    writers[f"{comp}_rate"].write(r0, np.array(rates))
-    writers[f"{comp}_residual"].write(r0, result.residual_rms[None])
-    solved = result.n_valid > 0
-    count = np.where(solved, result.n_valid, -1)
-    rank = np.where(solved, result.rank, -1)
-    writers[f"{comp}_count"].write(r0, np.array([count, rank]))

@@ -7,6 +7,7 @@ import argparse
 from processing_core.commands import Command
 from processing_core.commands.network import _platform_days
 from processing_core.commands.offsets import _windows, add_scheduler_options
+from processing_core.offsets.params import PREFILTERS
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -38,6 +39,19 @@ def _configure(p: argparse.ArgumentParser) -> None:
     o.add_argument("--windows", type=_windows, default=(64, 96, 128), help="chip sizes (default 64,96,128)")
     o.add_argument("--search-px", type=int, default=32, help="search radius, px (default 32)")
     o.add_argument("--selection", choices=("max_snr", "precision"), default="max_snr", help="window rule")
+    o.add_argument(
+        "--prefilter",
+        choices=PREFILTERS,
+        default="none",
+        help="speckle pre-filter of both images (default none)",
+    )
+    o.add_argument(
+        "--smooth-px",
+        type=float,
+        default=0.0,
+        help="sigma of a Gaussian low-pass after the pre-filter, px (default 0: none)",
+    )
+    o.add_argument("--min-snr", type=float, default=20.0, help="reject offsets with a lower SNR (default 20)")
     i = p.add_argument_group("inversion and geocoding")
     i.add_argument("--weighted", action="store_true", help="weight offsets by their predicted variance")
     i.add_argument("--robust", action="store_true", help="iteratively reweighted L1 inversion")
@@ -51,7 +65,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-compare", action="store_true", help="skip the traditional-vs-improved figure")
     p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
-    add_scheduler_options(p)
+    add_scheduler_options(
+        p, what="the scenes' rectification, the pairs' offsets and the inversion's row blocks"
+    )
     p.add_argument(
         "--dem-vertical", choices=("egm96", "ellipsoid"), default="egm96", help="DEM heights datum"
     )
@@ -72,6 +88,9 @@ def _run(args: argparse.Namespace) -> int:
             windows_px=args.windows,
             search_px=args.search_px,
             selection=args.selection,
+            prefilter=args.prefilter,
+            smooth_px=args.smooth_px,
+            min_snr=args.min_snr,
             weighted=args.weighted,
             robust=args.robust,
             epsg=args.epsg,

@@ -18,15 +18,27 @@ def _windows(text: str) -> tuple[int, ...]:
     return values
 
 
-def add_scheduler_options(group: argparse._ActionsContainer, prefix: str = "") -> None:
-    """``--scheduler ADDRESS`` and ``--dask-workers N`` (see :mod:`processing_core.execution`)."""
+def add_scheduler_options(
+    group: argparse._ActionsContainer, prefix: str = "", what: str = "the offsets' pairs"
+) -> None:
+    """``--scheduler ADDRESS`` and ``--dask-workers N`` (see :mod:`processing_core.execution`).
+
+    Parameters
+    ----------
+    group
+        Parser or argument group to add the options to.
+    prefix
+        Start of the help text (e.g. ``"with --stack: "``).
+    what
+        What runs as Dask tasks, for the help text.
+    """
     group.add_argument(
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help=f"{prefix}run the offsets' pairs as Dask tasks: 'local' (a local cluster of worker "
-        "processes) or a running scheduler's address, e.g. tcp://HOST:8786 (default: here, one pair "
-        "at a time)",
+        help=f"{prefix}run {what} as Dask tasks: 'local' (a local cluster of worker "
+        "processes) or a running scheduler's address, e.g. tcp://HOST:8786 (default: here, in this "
+        "process)",
     )
     group.add_argument(
         "--dask-workers", type=int, default=None, metavar="N", help="worker processes of --scheduler local"
@@ -120,9 +132,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from processing_core.errors import InputError
     from processing_core.execution import check_scheduler, executor_for
     from processing_core.offsets import OffsetParameters, track_files, track_stack
+    from processing_core.preflight import check_stack_output, check_writable
 
     single = [args.reference, args.secondary, args.out]
     if args.stack and any(single):
@@ -159,6 +174,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.scheduler is not None and not args.stack:
         raise InputError("--scheduler applies to --stack (a single pair runs here, its tiles on --threads)")
     options = {"threads": args.threads, "memory_mb": args.memory_mb, "force": args.force}
+    if args.stack:
+        check_stack_output(args.stack, None, ("offsets",), step_px=args.step_px)
+    else:
+        check_writable(Path(args.out).parent, "output folder")
     if args.stack:
         with executor_for(args.scheduler, args.dask_workers) as executor:
             results = track_stack(

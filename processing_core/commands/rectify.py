@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from processing_core.commands import Command
+from processing_core.commands.offsets import add_scheduler_options
 from processing_core.progress import TextProgressBar
 
 
@@ -29,11 +30,14 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dem-vertical", choices=("egm96", "ellipsoid"), default="egm96", help="vertical datum of the DEM"
     )
+    add_scheduler_options(p, what="the scenes (all but the final master)")
 
 
 def _run(args: argparse.Namespace) -> int:
     from processing_core.demo import DEFAULT_DEM
     from processing_core.errors import InputError
+    from processing_core.execution import check_scheduler, executor_for
+    from processing_core.preflight import check_stack_output
     from processing_core.rectify import RectifyParameters, rectify_stack
 
     try:
@@ -45,15 +49,20 @@ def _run(args: argparse.Namespace) -> int:
             iterations=args.iterations,
             dem_vertical=args.dem_vertical,
         )
+        check_scheduler(args.scheduler, args.dask_workers)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    stack = rectify_stack(
-        args.stack,
-        args.dem or DEFAULT_DEM,
-        params=params,
-        final_master=args.final_master,
-        progress=TextProgressBar("rectify"),
-    )
+    dem = args.dem or DEFAULT_DEM
+    check_stack_output(args.stack, dem, ("rectify",))
+    with executor_for(args.scheduler, args.dask_workers) as executor:
+        stack = rectify_stack(
+            args.stack,
+            dem,
+            params=params,
+            final_master=args.final_master,
+            progress=TextProgressBar("rectify"),
+            executor=None if args.scheduler is None else executor,
+        )
     print(f"rectify: {len(stack.scenes)} scenes in the geometry of {stack.masters['final']} ({args.method})")
     return 0
 

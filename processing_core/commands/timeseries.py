@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from processing_core.commands import Command
+from processing_core.commands.offsets import add_scheduler_options
 from processing_core.progress import TextProgressBar
 
 
@@ -24,28 +25,40 @@ def _invert_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--memory-mb", type=float, default=512.0, help="memory for one block of offsets (default 512)"
     )
-    p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="threads (default: all cores; with --scheduler: 1 per task)"
+    )
     p.add_argument(
         "--force", action="store_true", help="recompute even when inputs and parameters are unchanged"
     )
+    add_scheduler_options(p, what="the blocks of rows (--block-rows)")
 
 
 def _invert_run(args: argparse.Namespace) -> int:
     from processing_core.errors import InputError
+    from processing_core.execution import check_scheduler, executor_for
+    from processing_core.preflight import check_stack_output
     from processing_core.timeseries import invert_stack
 
     if args.block_rows is not None and args.block_rows < 1:
         raise InputError(f"--block-rows must be >= 1, got {args.block_rows}")
-    summary = invert_stack(
-        args.stack,
-        weighted=args.weighted,
-        robust=args.robust,
-        block_rows=args.block_rows,
-        workers=args.workers,
-        force=args.force,
-        memory_mb=args.memory_mb,
-        progress=TextProgressBar("invert"),
-    )
+    try:
+        check_scheduler(args.scheduler, args.dask_workers)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    check_stack_output(args.stack, None, ("invert",))
+    with executor_for(args.scheduler, args.dask_workers) as executor:
+        summary = invert_stack(
+            args.stack,
+            weighted=args.weighted,
+            robust=args.robust,
+            block_rows=args.block_rows,
+            workers=args.workers,
+            force=args.force,
+            memory_mb=args.memory_mb,
+            progress=TextProgressBar("invert"),
+            executor=None if args.scheduler is None else executor,
+        )
     if summary["skipped_run"]:
         print(f"invert: up to date ({args.stack}/timeseries); --force recomputes")
         return 0
@@ -86,8 +99,12 @@ def _geocode_configure(p: argparse.ArgumentParser) -> None:
 
 
 def _geocode_run(args: argparse.Namespace) -> int:
-    from processing_core.geocode import geocode_stack
+    from pathlib import Path
 
+    from processing_core.geocode import geocode_stack
+    from processing_core.preflight import check_writable
+
+    check_writable(args.out or Path(args.stack) / "geocoded", "output folder")
     written = geocode_stack(
         args.stack,
         args.input,

@@ -20,30 +20,31 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pyproj
 from osgeo import gdal
 
 from processing_core.baselines import select_masters
-from processing_core.dem import Dem, read_dem, require_coverage
+from processing_core.blas_threads import single_threaded_blas
+from processing_core.dem import read_dem, require_coverage
 from processing_core.errors import InputError
+from processing_core.execution import Executor
 from processing_core.geometry import RadarGeometry
-from processing_core.lookup import GroundLookup, dem_to_radar, scene_footprint, write_lookup_tables
+from processing_core.lookup import GroundLookup, scene_footprint, write_lookup_tables
 from processing_core.offsets import track
 from processing_core.progress import ProgressCallback, report, scaled
-from processing_core.rasters import write_geotiff
 from processing_core.rectify.correction import (
     SceneCorrection,
     corrected_scene,
     fit_correction,
     robust_polyfit,
 )
+from processing_core.rectify.inputs import TerrainMask, read_amplitude
 from processing_core.rectify.transform import affine_jacobian, resample, slave_coordinates
-from processing_core.scene import Scene, read_scene, write_scene
+from processing_core.scene import Scene, read_scene
 from processing_core.stack import Stack, load_stack
 
 gdal.UseExceptions()
@@ -89,45 +90,20 @@ class RectifyParameters:
             raise ValueError(f"interpolation_order must be 1 or 3, got {self.interpolation_order}")
 
 
-def read_amplitude(scene: Scene) -> np.ndarray:
-    """Band 1 of a scene's raster as float64 amplitude (modulus for complex SLC); NaN for nodata."""
-    try:
-        ds = gdal.Open(str(scene.image_path))
-    except RuntimeError as exc:
-        raise InputError(
-            f"{scene.image_path}: cannot open the image of scene {scene.id} ({str(exc).strip()})"
-        ) from None
-    band = ds.GetRasterBand(1)
-    if (ds.RasterYSize, ds.RasterXSize) != (scene.radar_grid.lines, scene.radar_grid.samples):
-        raise InputError(
-            f"{scene.image_path}: raster is {ds.RasterYSize} x {ds.RasterXSize}, sidecar says "
-            f"{scene.radar_grid.lines} x {scene.radar_grid.samples}"
-        )
-    try:
-        data = band.ReadAsArray()
-    except RuntimeError as exc:  # a truncated or corrupted file opens but fails on its blocks
-        band = ds = None  # the band before its dataset (GDAL crashes when a band outlives it)
-        raise InputError(
-            f"{scene.image_path}: cannot read the image of scene {scene.id} ({' '.join(str(exc).replace(f'{scene.image_path}, ', '').split())})"
-        ) from None
-    amplitude = np.abs(data).astype(np.float64)
-    nodata = band.GetNoDataValue()
-    if nodata is not None and np.isfinite(nodata):
-        amplitude[data == nodata] = np.nan
-    valid = amplitude[np.isfinite(amplitude)]
-    if valid.size == 0:
-        raise InputError(
-            f"{scene.image_path}: the image of scene {scene.id} holds no valid pixel (all NaN or nodata)"
-        )
-    if valid.min() == valid.max():
-        raise InputError(
-            f"{scene.image_path}: the image of scene {scene.id} is constant ({valid.min():g}): no texture to match"
-        )
-    return amplitude
+def _tie_points(
+    reference: np.ndarray,
+    secondary: np.ndarray,
+    params: RectifyParameters,
+    prior=None,
+    *,
+    threads: int | None = None,
+    memory_mb: float = 1024.0,
+):
+    """Offsets secondary - reference on a grid (rows, cols, d_line, d_sample), weak ones dropped.
 
-
-def _tie_points(reference: np.ndarray, secondary: np.ndarray, params: RectifyParameters, prior=None):
-    """Offsets secondary - reference on a grid (rows, cols, d_line, d_sample), weak ones dropped."""
+    ``threads`` and ``memory_mb`` go to :func:`~processing_core.offsets.track`; its tiles (and
+    so the last bits of the offsets) follow the memory per thread.
+    """
     field = track(
         reference,
         secondary,
@@ -137,6 +113,8 @@ def _tie_points(reference: np.ndarray, secondary: np.ndarray, params: RectifyPar
         prior=prior,
         min_ncc=params.min_ncc,
         min_snr=params.min_snr,
+        threads=threads,
+        memory_mb=memory_mb,
     )
     rows, cols = np.meshgrid(field.rows, field.cols, indexing="ij")
     d_line = np.where(field.ncc >= params.min_ncc, field.azimuth_px, np.nan)
@@ -172,41 +150,6 @@ def refine_master(
     return corrected_scene(master, correction), correction
 
 
-class TerrainMask:
-    """Which master pixels' ground points a scene cannot see (layover or shadow in that scene).
-
-    The DEM is cropped to the master's footprint; every master pixel keeps the index of the DEM
-    cell under its ground point, so a scene's DEM-grid layover/shadow mask
-    (:func:`processing_core.lookup.dem_to_radar`) maps straight onto the master grid.
-    """
-
-    def __init__(self, dem: Dem, ground: GroundLookup, margin_cells: int = 8) -> None:
-        ok = np.isfinite(ground.lat_deg)
-        row = np.full(ground.lat_deg.shape, -1, dtype=np.intp)
-        col = np.full(ground.lat_deg.shape, -1, dtype=np.intp)
-        to_map = pyproj.Transformer.from_crs("EPSG:4326", dem.crs, always_xy=True)
-        x, y = to_map.transform(ground.lon_deg[ok], ground.lat_deg[ok])
-        x0, dx, _, y0, _, dy = dem.geotransform
-        row[ok] = np.rint((np.asarray(y) - y0) / dy - 0.5).astype(np.intp)
-        col[ok] = np.rint((np.asarray(x) - x0) / dx - 0.5).astype(np.intp)
-        r0 = max(int(row[ok].min()) - margin_cells, 0) if ok.any() else 0
-        c0 = max(int(col[ok].min()) - margin_cells, 0) if ok.any() else 0
-        r1 = int(row[ok].max()) + margin_cells + 1 if ok.any() else 1
-        c1 = int(col[ok].max()) + margin_cells + 1 if ok.any() else 1
-        self.dem = dem.crop(r0, r1, c0, c1)
-        self.row = np.where(ok, row - r0, -1)
-        self.col = np.where(ok, col - c0, -1)
-        self.valid = ok & (self.row >= 0) & (self.col >= 0)
-        self.valid &= (self.row < self.dem.shape[0]) & (self.col < self.dem.shape[1])
-
-    def hidden_in(self, geometry: RadarGeometry) -> np.ndarray:
-        """Boolean (master grid): the ground point is in layover or shadow as ``geometry`` sees it."""
-        mask = dem_to_radar(geometry, self.dem).mask
-        hidden = np.zeros(self.row.shape, dtype=bool)
-        hidden[self.valid] = mask[self.row[self.valid], self.col[self.valid]] > 0
-        return hidden
-
-
 def rectify_slave(
     slave: Scene,
     amplitude: np.ndarray,
@@ -214,13 +157,18 @@ def rectify_slave(
     ground: GroundLookup,
     params: RectifyParameters,
     terrain: TerrainMask | None = None,
+    *,
+    threads: int | None = None,
+    memory_mb: float = 1024.0,
 ) -> tuple[np.ndarray, Scene, dict]:
     """Steps ii-iii for one slave: resample into master geometry, refine its timing, repeat.
 
     Returns the rectified amplitude (master grid), the refined slave scene and a QC dict.
     Pixels in layover in the master, or whose ground point lies in layover or shadow as the
-    slave sees it (``terrain``), are NaN.
+    slave sees it (``terrain``), are NaN. ``threads`` and ``memory_mb``: of the tie-point
+    tracking (see :func:`_tie_points`).
     """
+    tracking = {"threads": threads, "memory_mb": memory_mb}
     lines, samples = ground.lat_deg.shape
     master_line, master_sample = np.meshgrid(
         np.arange(lines, dtype=float), np.arange(samples, dtype=float), indexing="ij"
@@ -230,7 +178,7 @@ def rectify_slave(
     for _ in range(params.iterations):
         line_s, sample_s = slave_coordinates(ground, RadarGeometry(scene))
         rectified = resample(amplitude, line_s, sample_s, order=params.interpolation_order)
-        rows, cols, d_line, d_sample = _tie_points(reference, rectified, params)
+        rows, cols, d_line, d_sample = _tie_points(reference, rectified, params, **tracking)
         jac = affine_jacobian(master_line, master_sample, line_s, sample_s)
         # Offsets in master pixels -> slave pixels; fitted at the slave position of each tie point.
         r, c = np.rint(rows).astype(int), np.rint(cols).astype(int)
@@ -254,16 +202,18 @@ def rectify_slave(
     if terrain is not None:
         hidden = terrain.hidden_in(RadarGeometry(scene))
         rectified[hidden] = np.nan
-    qc = _residual_qc(reference, rectified, params)
+    qc = _residual_qc(reference, rectified, params, **tracking)
     qc["refinements"] = history
     if terrain is not None:
         qc["layover_shadow_fraction"] = float(hidden.mean())
     return rectified, scene, qc
 
 
-def _residual_qc(reference: np.ndarray, rectified: np.ndarray, params: RectifyParameters) -> dict:
+def _residual_qc(
+    reference: np.ndarray, rectified: np.ndarray, params: RectifyParameters, **tracking: Any
+) -> dict:
     """Residual offsets after rectification: robust RMS (moving ground excluded) and counts."""
-    rows, cols, d_line, d_sample = _tie_points(reference, rectified, params)
+    rows, cols, d_line, d_sample = _tie_points(reference, rectified, params, **tracking)
     if d_line.size < 3:
         return {"tie_points": int(d_line.size)}
     out: dict = {"tie_points": int(d_line.size)}
@@ -283,9 +233,13 @@ def rectify_traditional(
     master_amplitude: np.ndarray,
     height_m: float,
     params: RectifyParameters,
+    *,
+    threads: int | None = None,
+    memory_mb: float = 1024.0,
 ) -> tuple[np.ndarray, dict]:
     """The conventional chain: orbit-predicted affine start, then a robust quadratic warp fitted
     to amplitude offsets; no DEM, so the topographic parallax between the orbits stays."""
+    tracking = {"threads": threads, "memory_mb": memory_mb}
     g = master.radar_grid
     mg, sg = RadarGeometry(master), RadarGeometry(slave)
     # Orbit-only start: master grid -> ground at one reference height -> slave.
@@ -304,7 +258,7 @@ def rectify_traditional(
         line_s = (design @ coef_l).reshape(full_l.shape)
         sample_s = (design @ coef_s).reshape(full_l.shape)
         warped = resample(amplitude, line_s, sample_s, order=params.interpolation_order)
-        rows, cols, d_line, d_sample = _tie_points(master_amplitude, warped, params)
+        rows, cols, d_line, d_sample = _tie_points(master_amplitude, warped, params, **tracking)
         jac = affine_jacobian(full_l, full_s, line_s, sample_s)
         d_slave = jac @ np.vstack([d_line, d_sample])
         design_t = quadratic(rows, cols)
@@ -321,7 +275,7 @@ def rectify_traditional(
         (design @ coef_s).reshape(full_l.shape),
         order=params.interpolation_order,
     )
-    qc = _residual_qc(master_amplitude, warped, params)
+    qc = _residual_qc(master_amplitude, warped, params, **tracking)
     qc["refinements"] = history
     qc["polynomial_line"] = [float(v) for v in coef_l]
     qc["polynomial_sample"] = [float(v) for v in coef_s]
@@ -335,14 +289,20 @@ def rectify_stack(
     params: RectifyParameters | None = None,
     final_master: str | None = None,
     progress: ProgressCallback | None = None,
+    executor: Executor | None = None,
 ) -> Stack:
     """Rectify every scene of a stack into the final master's geometry (resumable).
 
     Writes ``geometry/`` (final master's refined lookup tables), ``geometry/refined/<id>.json``
     (each scene's refined sidecar), ``rectified/<id>.tif`` and ``rectified/<id>.json`` (QC),
     and ``rectified/parameters.json``; a scene whose outputs exist with the same parameters
-    is skipped.
+    is skipped. With an ``executor`` (:mod:`processing_core.execution`) every scene but the
+    final master is one :class:`~processing_core.rectify.tasks.SceneTask`, sent in waves
+    (a scene once its reference is rectified), e.g. to a Dask cluster; the outputs are
+    identical to the serial run's.
     """
+    from processing_core.rectify import tasks as scene_tasks
+
     params = params or RectifyParameters()
     stack = load_stack(stack_dir)
     scenes = {s.id: stack.scene(s.id) for s in stack.scenes}
@@ -363,19 +323,51 @@ def rectify_stack(
     lat, lon = scene_footprint(RadarGeometry(master), float(np.nanmedian(dem.heights_m)))
     require_coverage(dem, lat, lon, what=f"final master {final_id}")
     order = _processing_order(stack, scenes, final_id)
+
+    def task(scene_id: str, reference_id: str, **extra: Any) -> scene_tasks.SceneTask:
+        sidecar = os.path.abspath(stack.root / next(s.sidecar for s in stack.scenes if s.id == scene_id))
+        return scene_tasks.SceneTask(
+            scene_id,
+            sidecar,
+            reference_id,
+            os.path.abspath(out),
+            asdict(params),
+            os.path.abspath(dem_path),
+            memory_mb=1024.0 / max(1, os.cpu_count() or 1),  # the tie points' tiles of this process
+            **extra,
+        )
+
     if params.method == "traditional":
         height = float(np.nanmedian(dem.heights_m))
-        for k, scene_id in enumerate(order):
+        for k, scene_id in enumerate(order if executor is None else order[:1]):
             target = out / f"{scene_id}.tif"
             if not target.exists():
                 if scene_id == final_id:
                     image, qc = master_amp.astype(np.float32), {"reference": "itself"}
                 else:
-                    image, qc = rectify_traditional(
-                        scenes[scene_id], read_amplitude(scenes[scene_id]), master, master_amp, height, params
-                    )
-                _write_rectified(out, scene_id, image, qc | {"method": "traditional", "reference": final_id})
+                    with single_threaded_blas():  # as in a task: the same bits, whatever the cores
+                        image, qc = rectify_traditional(
+                            scenes[scene_id],
+                            read_amplitude(scenes[scene_id]),
+                            master,
+                            master_amp,
+                            height,
+                            params,
+                        )
+                scene_tasks.write_rectified(
+                    out, scene_id, image, qc | {"method": "traditional", "reference": final_id}
+                )
             report(progress, (k + 1) / len(order), f"rectified {scene_id} (traditional)")
+        if executor is not None:
+            master_sidecar = task(final_id, final_id).sidecar
+            scene_tasks.rectify_with(
+                executor,
+                [task(s, final_id, master_sidecar=master_sidecar, height_m=height) for s in order[1:]],
+                total=len(order),
+                start=1 / len(order),
+                suffix=" (traditional)",
+                progress=progress,
+            )
         stack.record("rectify", {"method": "traditional", "dem": str(dem_path)})
         stack.save()
         return stack
@@ -397,7 +389,7 @@ def rectify_stack(
             str(next(p for p in nominal if p.name == "simulated_intensity.tif"))
         ).ReadAsArray()
         refined, correction = refine_master(master, simulated, master_amp, params)
-        _write_refined(refined, refined_master_path)
+        scene_tasks.write_refined(refined, refined_master_path)
         write_lookup_tables(
             refined_master_path,
             dem_path,
@@ -408,7 +400,7 @@ def rectify_stack(
         _write_json(
             geometry_dir / "refinement.json", {"final_master": final_id, "step_i": correction.as_dict()}
         )
-    ground = _read_ground(geometry_dir / "ground_lut.tif")
+    ground = scene_tasks.read_ground(geometry_dir / "ground_lut.tif")
     terrain = TerrainMask(dem, ground)
     master_image = master_amp.astype(np.float32)
     hidden = terrain.hidden_in(RadarGeometry(read_scene(refined_master_path))) | ground.layover
@@ -416,37 +408,26 @@ def rectify_stack(
     references = {final_id: master_image}
     if not (out / f"{final_id}.tif").exists():
         qc = {"method": "improved", "reference": "itself", "layover_shadow_fraction": float(hidden.mean())}
-        _write_rectified(out, final_id, master_image, qc)
+        scene_tasks.write_rectified(out, final_id, master_image, qc)
     platform_masters = set(stack.masters.get("per_platform", {}).values())
-
-    def one(scene_id: str) -> None:
-        reference_id = _reference_of(stack, scenes[scene_id], final_id)
-        if (out / f"{scene_id}.tif").exists():
-            return
-        reference = references.get(reference_id)
-        if reference is None:
-            reference = gdal.Open(str(out / f"{reference_id}.tif")).ReadAsArray()
-        image, refined, qc = rectify_slave(
-            scenes[scene_id], read_amplitude(scenes[scene_id]), reference, ground, params, terrain
+    slaves = [
+        task(s, _reference_of(stack, scenes[s], final_id), geometry_dir=os.path.abspath(geometry_dir))
+        for s in order
+        if s != final_id
+    ]
+    if executor is not None:
+        scene_tasks.rectify_with(executor, slaves, total=len(order), progress=progress)
+    else:
+        scene_tasks.rectify_here(
+            slaves,
+            scenes=scenes,
+            ground=ground,
+            terrain=terrain,
+            references=references,
+            platform_masters=platform_masters,
+            total=len(order),
+            progress=progress,
         )
-        _write_refined(refined, refined_dir / f"{scene_id}.json")
-        _write_rectified(out, scene_id, image, qc | {"method": "improved", "reference": reference_id})
-        if scene_id in platform_masters:
-            references[scene_id] = image
-
-    # Platform masters first (the other slaves match them), then the slaves two at a time:
-    # the work is numpy and FFTs, which release the GIL.
-    firsts = [s for s in order if s in platform_masters and s != final_id]
-    rest = [s for s in order if s not in platform_masters and s != final_id]
-    done = 0
-    for scene_id in firsts:
-        one(scene_id)
-        done += 1
-        report(progress, 0.2 + 0.8 * done / len(order), f"rectified {scene_id}")
-    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        for scene_id, _ in zip(rest, pool.map(one, rest)):
-            done += 1
-            report(progress, 0.2 + 0.8 * done / len(order), f"rectified {scene_id}")
     stack.record("rectify", {"method": "improved", "dem": str(dem_path), "final_master": final_id})
     stack.save()
     report(progress, 1.0, "stack rectified")
@@ -468,24 +449,3 @@ def _reference_of(stack: Stack, scene: Scene, final_id: str) -> str:
     if platform_master is None or platform_master == scene.id:
         return final_id
     return str(platform_master)
-
-
-def _write_refined(scene: Scene, path: Path) -> None:
-    """A refined sidecar in geometry/refined/, pointing back at the original raster."""
-    image = os.path.relpath(scene.image_path, path.parent)
-    write_scene(replace(scene, image=image, sidecar=path), path)
-
-
-def _write_rectified(out: Path, scene_id: str, image: np.ndarray, qc: dict) -> None:
-    # The QC report first: the raster is what marks the scene done, so a run killed between the
-    # two never leaves a rectified raster without its report.
-    _write_json(out / f"{scene_id}.json", {"scene": scene_id, **qc})
-    write_geotiff(
-        out / f"{scene_id}.tif", [image], descriptions=["amplitude"], metadata={"SCENE_ID": scene_id}
-    )
-
-
-def _read_ground(path: Path) -> GroundLookup:
-    ds = gdal.Open(str(path))
-    lat, lon, h, layover = (ds.GetRasterBand(i).ReadAsArray() for i in (1, 2, 3, 4))
-    return GroundLookup(lat, lon, h, layover > 0)

@@ -1,9 +1,11 @@
-"""Execution through Dask (issue 13): the offsets of a stack's pairs as tasks on a local cluster of
-worker processes, or on a running cluster given by its scheduler address, equal the serial run
-bit for bit; progress per finished task, cancellation, option checks."""
+"""Execution through Dask (issue 13): the offsets of a stack's pairs, the rectification of its
+scenes and the inversion's blocks of rows as tasks on a local cluster of worker processes, or on a
+running cluster given by its scheduler address, equal the serial run bit for bit; progress per
+finished task, cancellation, option checks."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -33,14 +35,33 @@ PARAMS = OffsetParameters(step_px=16, windows_px=(32, 48, 64), search_px=16)
 MEMORY_MB = 16.0
 
 
+RECTIFY = RectifyParameters(window_px=64, step_px=16)
+
+
 @pytest.fixture(scope="module")
-def rectified(tmp_path_factory):
-    """The small simulated stack, paired and rectified, without offsets."""
+def paired(tmp_path_factory):
+    """The small simulated stack, paired, not rectified."""
     root = tmp_path_factory.mktemp("dask") / "stack"
     simulate_stack(get_scenario("small"), BIGTUJUNGA, root, seed=3)
     select_stack_pairs(root, plot=False)
-    rectify_stack(root, BIGTUJUNGA, params=RectifyParameters(window_px=64, step_px=16))
     return root
+
+
+@pytest.fixture(scope="module")
+def rectified(paired, tmp_path_factory):
+    """The small simulated stack, paired and rectified (serially), without offsets."""
+    root = tmp_path_factory.mktemp("rectified") / "stack"
+    shutil.copytree(paired, root)
+    rectify_stack(root, BIGTUJUNGA, params=RECTIFY)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local cluster of two single-threaded workers for the module's newer tests."""
+    with DaskExecutor("local", workers=2) as executor:
+        executor.client()
+        yield executor
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +280,168 @@ def test_the_core_runs_without_dask(monkeypatch):
     with pytest.raises(InputError, match="python3-distributed"):
         DaskExecutor("local").map(abs, [1])
     assert SerialExecutor().map(abs, [-1]) == [1]
+
+
+# -- rectification and inversion as tasks -----------------------------------------------------------
+
+
+def _rasters(root: Path, folder: str) -> dict[str, list[np.ndarray]]:
+    out = {}
+    for path in sorted((root / folder).glob("*.tif")):
+        ds = gdal.Open(str(path))
+        out[path.name] = [ds.GetRasterBand(b).ReadAsArray() for b in range(1, ds.RasterCount + 1)]
+        out[path.name].append(ds.GetMetadata())
+        ds = None
+    return out
+
+
+def _assert_same_rasters(root: Path, reference: Path, folder: str) -> None:
+    ours, theirs = _rasters(root, folder), _rasters(reference, folder)
+    assert sorted(ours) == sorted(theirs)
+    assert ours
+    for name, bands in ours.items():
+        assert bands[-1] == theirs[name][-1], name  # metadata
+        for k, (mine, other) in enumerate(zip(bands[:-1], theirs[name][:-1])):
+            assert mine.dtype == other.dtype
+            # Bit for bit, NaN included: the bytes of the two arrays.
+            assert mine.tobytes() == other.tobytes(), f"{folder}/{name} band {k + 1}"
+
+
+def _texts(root: Path, pattern: str) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.glob(pattern))}
+
+
+def test_rectify_through_a_cluster_equals_the_serial_run(paired, rectified, cluster, tmp_path):
+    root = tmp_path / "stack"
+    shutil.copytree(paired, root)
+    messages: list[str] = []
+    rectify_stack(
+        root, BIGTUJUNGA, params=RECTIFY, executor=cluster, progress=lambda f, m: messages.append(m)
+    )
+    _assert_same_rasters(root, rectified, "rectified")
+    # QC reports, refined sidecars and the step i refinement: the same text.
+    for pattern in ("rectified/*.json", "geometry/refined/*.json", "geometry/refinement.json"):
+        assert _texts(root, pattern) == _texts(rectified, pattern), pattern
+    scenes = [s.id for s in load_stack(root).scenes]
+    final = load_stack(root).masters["final"]
+    assert sorted(m.split()[1] for m in messages if m.startswith("rectified ")) == sorted(
+        s for s in scenes if s != final
+    )
+    # Platform masters first: every slave's reference was rectified before the slave's task ran.
+    order = [m.split()[1] for m in messages if m.startswith("rectified ")]
+    for scene in scenes:
+        reference = json.loads((root / "rectified" / f"{scene}.json").read_text())["reference"]
+        if reference not in ("itself", final):
+            assert order.index(reference) < order.index(scene)
+
+
+def test_rectify_command_through_a_running_cluster(rectified, cluster, tmp_path, capsys):
+    from processing_core.cli import main
+
+    root = tmp_path / "stack"
+    shutil.copytree(rectified, root)
+    # A platform master and one of its slaves rectified anew: two waves, the slave's reference
+    # read back from the file the first wave wrote.
+    for scene in ("PALSAR_20090715", "PALSAR_20080712"):
+        (root / "rectified" / f"{scene}.tif").unlink()
+    address = cluster.client().scheduler.address
+    args = ["rectify", "--stack", str(root), "--dem", str(BIGTUJUNGA), "--window-px", "64"]
+    assert main([*args, "--step-px", "16", "--scheduler", address]) == 0
+    assert "rectify:" in capsys.readouterr().out
+    _assert_same_rasters(root, rectified, "rectified")
+    assert main([*args, "--scheduler", "nowhere"]) == 2
+    assert "scheduler" in capsys.readouterr().err
+    assert main([*args, "--scheduler", address, "--dask-workers", "2"]) == 2
+    assert "workers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_invert_through_a_cluster_equals_the_serial_run(serial, cluster, tmp_path, weighted):
+    from processing_core.timeseries import invert_stack
+
+    with_offsets, _ = serial
+    here, there = tmp_path / "here", tmp_path / "there"
+    for root in (here, there):
+        shutil.copytree(with_offsets, root)
+    # Blocks of 5 rows: several tasks (the blocks decide the numbers, so both runs use them).
+    expected = invert_stack(here, weighted=weighted, block_rows=5)
+    fractions: list[float] = []
+    summary = invert_stack(
+        there, weighted=weighted, block_rows=5, executor=cluster, progress=lambda f, m: fractions.append(f)
+    )
+    _assert_same_rasters(there, here, "timeseries")
+    assert len(summary["outputs"]) == len(expected["outputs"]) == 10
+    for key in ("nodes_solved", "nodes_connected", "dates", "pairs_used", "grid", "los_m_per_range_px"):
+        assert summary[key] == expected[key], key
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+
+
+def test_invert_command_accepts_a_scheduler(serial, cluster, tmp_path, capsys):
+    from processing_core.cli import main
+
+    with_offsets, _ = serial
+    here, there = tmp_path / "here", tmp_path / "there"
+    for root in (here, there):
+        shutil.copytree(with_offsets, root)
+    assert main(["invert", "--stack", str(here), "--block-rows", "8"]) == 0
+    address = cluster.client().scheduler.address
+    assert main(["invert", "--stack", str(there), "--block-rows", "8", "--scheduler", address]) == 0
+    assert "invert:" in capsys.readouterr().out
+    _assert_same_rasters(there, here, "timeseries")
+    for bad, needle in ((["--scheduler", "tcp://"], "scheduler"), (["--dask-workers", "3"], "workers")):
+        assert main(["invert", "--stack", str(there), *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1
+        assert needle in err[0]
+
+
+def test_run_stack_gives_one_cluster_to_rectify_offsets_and_invert(rectified, tmp_path, monkeypatch):
+    """The chain's executor: one for the three steps, closed at the end, also on an error."""
+    import processing_core.offsets.files as offsets_files
+    import processing_core.rectify as rectify_package
+    import processing_core.timeseries as timeseries
+    from processing_core.chain import RunOptions, run_stack
+
+    root = _copy(rectified, tmp_path)
+    seen: dict[str, object] = {}
+    closed: list[object] = []
+
+    def rectify(root, dem, *, executor=None, **kwargs):
+        seen["rectify"] = executor
+        return load_stack(root)
+
+    def offsets(root, *, executor=None, **kwargs):
+        seen["offsets"] = executor
+        return []
+
+    def invert(root, *, executor=None, **kwargs):
+        seen["invert"] = executor
+        if fail:
+            raise InputError("invert failed")
+        return {"outputs": []}
+
+    monkeypatch.setattr(rectify_package, "rectify_stack", rectify)
+    monkeypatch.setattr(offsets_files, "track_stack", offsets)
+    monkeypatch.setattr(timeseries, "invert_stack", invert)
+    monkeypatch.setattr(DaskExecutor, "close", lambda self: closed.append(self))
+    steps = ("rectify", "offsets", "invert")
+    for fail in (False, True):
+        seen.clear()
+        options = RunOptions(scheduler="local", workers=2)
+        if fail:
+            with pytest.raises(InputError, match="invert failed"):
+                run_stack(root, BIGTUJUNGA, options=options, steps=steps)
+        else:
+            run_stack(root, BIGTUJUNGA, options=options, steps=steps)
+        executors = {id(e) for e in seen.values()}
+        assert len(seen) == 3
+        assert len(executors) == 1
+        assert isinstance(seen["rectify"], DaskExecutor)
+        assert closed[-1] is seen["rectify"]  # closed once the run stopped
+        assert seen["rectify"]._client is None  # the fakes sent no task: no cluster was started
+    assert len(closed) == 2
+    seen.clear()
+    fail = False
+    run_stack(root, BIGTUJUNGA, options=RunOptions(), steps=steps)
+    assert seen == {"rectify": None, "offsets": None, "invert": None}  # serial without a scheduler

@@ -411,3 +411,79 @@ def test_cancel_during_rectify_stops_promptly_and_keeps_a_consistent_stack(stack
     rectify_stack(stack, BIGTUJUNGA, params=PARAMS)
     assert {p.stem for p in (stack / "rectified").glob("*.tif")} == {s.id for s in load_stack(stack).scenes}
     assert calls.count(SLAVE) == 1  # finished scenes are not redone
+
+
+# -- the single-step commands' pre-flight: a read-only folder, a full disk ---------------------------
+
+
+def _read_only(monkeypatch) -> None:
+    """As if the stack's file system were mounted read-only (root ignores chmod): the pre-flight's
+    probe write fails as it would there (tests/e2e/test_output_folder.py does it for real)."""
+    import errno
+
+    write_text = Path.write_text
+
+    def refuse(self, *args, **kwargs):
+        if self.name == ".write-test":
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+
+
+def _full_disk(monkeypatch, free: int = 2**16) -> None:
+    import shutil as shutil_module
+
+    usage = shutil_module.disk_usage("/")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage._replace(free=free))
+
+
+def _command(capsys, *args: str) -> str:
+    from processing_core.cli import main
+
+    assert main(list(args)) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines  # one line, no traceback
+    return lines[0]
+
+
+def test_rectify_command_refuses_a_full_disk_before_work(stack, monkeypatch, capsys):
+    _full_disk(monkeypatch)
+    line = _command(capsys, "rectify", "--stack", str(stack), "--dem", str(BIGTUJUNGA))
+    assert f"{stack}: the run needs about" in line
+    assert "only 0.1 MB free" in line
+    assert not (stack / "rectified").exists()
+    assert not (stack / "geometry").exists()
+
+
+def test_offsets_command_refuses_a_full_disk_and_a_read_only_output(stack, monkeypatch, capsys):
+    _full_disk(monkeypatch)
+    line = _command(capsys, "offsets", "--stack", str(stack))
+    assert f"{stack}: the run needs about" in line
+    assert not (stack / "offsets").exists()
+    monkeypatch.undo()
+    _read_only(monkeypatch)
+    scene = stack / "scenes" / f"{FINAL}.tif"
+    out = stack / "pair" / "offsets.tif"
+    line = _command(
+        capsys, "offsets", "--reference", str(scene), "--secondary", str(scene), "--out", str(out)
+    )
+    assert f"{out.parent}: output folder is not writable (Read-only file system)" in line
+
+
+def test_invert_command_refuses_a_read_only_stack_folder(stack, monkeypatch, capsys):
+    _read_only(monkeypatch)
+    before = sorted(p.name for p in stack.iterdir())
+    line = _command(capsys, "invert", "--stack", str(stack))
+    assert f"{stack}: stack folder is not writable (Read-only file system)" in line
+    assert sorted(p.name for p in stack.iterdir()) == before  # nothing written
+
+
+def test_geocode_command_refuses_a_read_only_output_folder(stack, monkeypatch, capsys, tmp_path):
+    _read_only(monkeypatch)
+    out = tmp_path / "maps" / "geocoded"
+    line = _command(capsys, "geocode", "--stack", str(stack), "--out", str(out))
+    assert f"{out}: output folder is not writable (Read-only file system)" in line
+    assert not out.exists()
+    line = _command(capsys, "geocode", "--stack", str(stack))
+    assert f"{stack / 'geocoded'}: output folder is not writable (Read-only file system)" in line

@@ -1,0 +1,311 @@
+"""The rectification of a stack's scenes as independent tasks (here, or on a Dask cluster).
+
+Every scene but the final master is one :class:`SceneTask`: paths and plain parameter values
+only, so that it pickles and any worker process can run it (:func:`rectify_scene`). A task reads
+the scene, its reference (``rectified/<reference>.tif``, written before), the final master's
+ground lookup table (``geometry/ground_lut.tif``) and the DEM from the files, and writes the
+scene's rectified raster, QC report and refined sidecar.
+
+Some scenes are matched against another rectified scene (a platform's slaves against that
+platform's master, :func:`processing_core.rectify.chain._reference_of`), so the tasks go to an
+executor in waves: a task is sent once its reference's raster exists (:func:`rectify_with`).
+
+The serial path (:func:`rectify_here`, the default) keeps the arrays it already holds (the
+ground lookup table, the terrain mask, the references) instead of reading them back. Those are
+the very values a task reads: the references are float32 rasters written losslessly (DEFLATE)
+from the same float32 arrays, and the ground lookup table and terrain mask are computed from the
+same files in both paths. Two things besides the inputs change the last bits of a scene, and
+both are pinned: the number of BLAS threads (both paths fit on one, as Dask's workers do) and
+the tiles of the tie-point tracking, which follow its memory per thread (a task gets the serial
+run's: ``1024 MiB / cores`` of the driver). So both paths write the same bits.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from osgeo import gdal
+
+from processing_core.blas_threads import single_threaded_blas
+from processing_core.dem import read_dem
+from processing_core.errors import InputError
+from processing_core.execution import Executor
+from processing_core.lookup import GroundLookup
+from processing_core.progress import ProgressCallback, report, scaled
+from processing_core.rasters import write_geotiff
+from processing_core.rectify import chain as _chain
+from processing_core.scene import Scene, read_scene, write_scene
+
+gdal.UseExceptions()
+
+
+@dataclass(frozen=True)
+class SceneTask:
+    """One scene's rectification as a task for an executor: paths and plain values (picklable)."""
+
+    scene_id: str
+    """The scene to rectify."""
+    sidecar: str
+    """Its sidecar (JSON) path."""
+    reference_id: str
+    """The scene it is matched against; ``<out_dir>/<reference_id>.tif`` must exist."""
+    out_dir: str
+    """``STACK/rectified`` (or ``STACK/rectified_traditional``)."""
+    params: dict[str, Any]
+    """:class:`~processing_core.rectify.chain.RectifyParameters` as a dictionary."""
+    dem_path: str
+    """The DEM (method ``improved``: its layover and shadow as the scene sees them)."""
+    geometry_dir: str = ""
+    """``STACK/geometry`` (method ``improved``): ``ground_lut.tif`` and ``refined/``."""
+    master_sidecar: str = ""
+    """The final master's sidecar (method ``traditional``)."""
+    height_m: float = 0.0
+    """Reference height of the orbit-only start (method ``traditional``), m."""
+    threads: int = 1
+    """Threads of the tie-point tracking."""
+    memory_mb: float = 1024.0
+    """Memory of the tie-point tracking, MiB: its tiles follow the memory per thread, so a task
+    given the serial run's memory per thread cuts the same tiles and writes the same bits."""
+
+
+def rectify_scene(task: SceneTask) -> str:
+    """Run one :class:`SceneTask` (in this process or a worker's); returns the scene id.
+
+    A scene whose rectified raster exists is skipped.
+    """
+    out = Path(task.out_dir)
+    if (out / f"{task.scene_id}.tif").exists():
+        return task.scene_id
+    params = _chain.RectifyParameters(**task.params)
+    scene = read_scene(task.sidecar)
+    if params.method == "traditional":
+        master = read_scene(task.master_sidecar)
+        with single_threaded_blas():
+            image, qc = _chain.rectify_traditional(
+                scene,
+                _chain.read_amplitude(scene),
+                master,
+                _chain.read_amplitude(master),
+                task.height_m,
+                params,
+                threads=task.threads,
+                memory_mb=task.memory_mb,
+            )
+        qc = qc | {"method": "traditional", "reference": task.reference_id}
+        write_rectified(out, task.scene_id, image, qc)
+        return task.scene_id
+    geometry_dir = Path(task.geometry_dir)
+    ground, terrain = _geometry(geometry_dir / "ground_lut.tif", task.dem_path, params.dem_vertical)
+    reference = read_reference(out / f"{task.reference_id}.tif")
+    finish_slave(
+        task.scene_id,
+        scene,
+        reference,
+        task.reference_id,
+        ground=ground,
+        terrain=terrain,
+        params=params,
+        out=out,
+        refined_dir=geometry_dir / "refined",
+        tracking={"threads": task.threads, "memory_mb": task.memory_mb},
+    )
+    return task.scene_id
+
+
+def read_reference(path: Path) -> np.ndarray:
+    """A rectified scene (float32, NaN where hidden) as a reference to match against."""
+    if not path.exists():
+        raise InputError(f"{path}: reference scene not rectified (rerun rectify)")
+    return gdal.Open(str(path)).ReadAsArray()
+
+
+def finish_slave(
+    scene_id: str,
+    scene: Scene,
+    reference: np.ndarray,
+    reference_id: str,
+    *,
+    ground: GroundLookup,
+    terrain: _chain.TerrainMask,
+    params: _chain.RectifyParameters,
+    out: Path,
+    refined_dir: Path,
+    tracking: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Steps ii-iii of one scene, its refined sidecar and rectified raster written; returns the raster.
+
+    OpenBLAS runs on one thread meanwhile, here as in a Dask worker (whose BLAS has one thread):
+    a multi-threaded BLAS changes the last bits of the fits. ``tracking``: ``threads`` and
+    ``memory_mb`` of the tie-point tracking (default: this process's).
+    """
+    with single_threaded_blas():
+        image, refined, qc = _chain.rectify_slave(
+            scene, _chain.read_amplitude(scene), reference, ground, params, terrain, **(tracking or {})
+        )
+    write_refined(refined, refined_dir / f"{scene_id}.json")
+    write_rectified(out, scene_id, image, qc | {"method": "improved", "reference": reference_id})
+    return image
+
+
+def write_refined(scene: Scene, path: Path) -> None:
+    """A refined sidecar in geometry/refined/, pointing back at the original raster."""
+    image = os.path.relpath(scene.image_path, path.parent)
+    write_scene(replace(scene, image=image, sidecar=path), path)
+
+
+def write_rectified(out: Path, scene_id: str, image: np.ndarray, qc: dict[str, Any]) -> None:
+    """``<out>/<scene_id>.json`` (QC report), then ``<out>/<scene_id>.tif`` (float32, NaN nodata).
+
+    The QC report first: the raster is what marks the scene done, so a run killed between the
+    two never leaves a rectified raster without its report.
+    """
+    _chain._write_json(out / f"{scene_id}.json", {"scene": scene_id, **qc})
+    write_geotiff(
+        out / f"{scene_id}.tif", [image], descriptions=["amplitude"], metadata={"SCENE_ID": scene_id}
+    )
+
+
+def read_ground(path: Path) -> GroundLookup:
+    """The final master's ground lookup table (``geometry/ground_lut.tif``)."""
+    ds = gdal.Open(str(path))
+    lat, lon, h, layover = (ds.GetRasterBand(i).ReadAsArray() for i in (1, 2, 3, 4))
+    return GroundLookup(lat, lon, h, layover > 0)
+
+
+_CACHE: dict[tuple[Any, ...], tuple[GroundLookup, _chain.TerrainMask]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _stamp(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return str(path), st.st_size, st.st_mtime_ns
+
+
+def _geometry(lut: Path, dem_path: str, vertical: str) -> tuple[GroundLookup, _chain.TerrainMask]:
+    """The ground lookup table and terrain mask of a stack, kept for the next task of this process
+    (one stack at a time; keyed by the files' size and modification time)."""
+    key = (_stamp(lut), _stamp(dem_path), vertical)
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is None:
+            _CACHE.clear()
+            ground = read_ground(lut)
+            found = (ground, _chain.TerrainMask(read_dem(dem_path, vertical=vertical), ground))
+            _CACHE[key] = found
+    return found
+
+
+def rectify_here(
+    tasks: list[SceneTask],
+    *,
+    scenes: dict[str, Scene],
+    ground: GroundLookup,
+    terrain: _chain.TerrainMask,
+    references: dict[str, np.ndarray],
+    platform_masters: set[str],
+    total: int,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """The improved method's slaves in this process, with the arrays the driver holds.
+
+    Platform masters first, one after the other (the other slaves match them; each is kept in
+    ``references``), then the slaves two at a time: the work is numpy and FFTs, which release
+    the GIL. Progress runs from 0.2 to 0.2 + 0.8 * len(tasks) / total.
+    """
+
+    def one(task: SceneTask) -> None:
+        out = Path(task.out_dir)
+        if (out / f"{task.scene_id}.tif").exists():
+            return
+        reference = references.get(task.reference_id)
+        if reference is None:
+            reference = read_reference(out / f"{task.reference_id}.tif")
+        image = finish_slave(
+            task.scene_id,
+            scenes[task.scene_id],
+            reference,
+            task.reference_id,
+            ground=ground,
+            terrain=terrain,
+            params=_chain.RectifyParameters(**task.params),
+            out=out,
+            refined_dir=Path(task.geometry_dir) / "refined",
+        )
+        if task.scene_id in platform_masters:
+            references[task.scene_id] = image
+
+    firsts = [t for t in tasks if t.scene_id in platform_masters]
+    rest = [t for t in tasks if t.scene_id not in platform_masters]
+    done = 0
+    for task in firsts:
+        one(task)
+        done += 1
+        report(progress, 0.2 + 0.8 * done / total, f"rectified {task.scene_id}")
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        for task, _ in zip(rest, pool.map(one, rest)):
+            done += 1
+            report(progress, 0.2 + 0.8 * done / total, f"rectified {task.scene_id}")
+
+
+def rectify_with(
+    executor: Executor,
+    tasks: list[SceneTask],
+    *,
+    total: int,
+    start: float = 0.2,
+    suffix: str = "",
+    progress: ProgressCallback | None = None,
+) -> None:
+    """The tasks on ``executor``, in waves: each wave holds the tasks whose reference is rectified.
+
+    Scenes already rectified are skipped here (no task). Progress runs from ``start`` to
+    ``start + (1 - start) * len(tasks) / total``, one report per scene (``rectified <id><suffix>``).
+    """
+
+    def at(done: int) -> float:
+        return start + (1.0 - start) * done / total
+
+    describe: Callable[[SceneTask], str] = lambda t: f"rectified {t.scene_id}{suffix}"  # noqa: E731
+    pending = list(tasks)
+    done = 0
+    while pending:
+        ready = [t for t in pending if (Path(t.out_dir) / f"{t.reference_id}.tif").exists()]
+        if not ready:
+            missing = sorted({t.reference_id for t in pending})
+            raise InputError(
+                f"{pending[0].out_dir}: reference scene(s) {', '.join(missing)} not rectified "
+                f"(needed by {', '.join(t.scene_id for t in pending)})"
+            )
+        todo = []
+        for task in ready:
+            if (Path(task.out_dir) / f"{task.scene_id}.tif").exists():
+                done += 1
+                report(progress, at(done), describe(task))
+            else:
+                todo.append(task)
+        executor.map(
+            rectify_scene,
+            todo,
+            progress=scaled(progress, at(done), at(done + len(todo))),
+            describe=describe,
+        )
+        done += len(todo)
+        pending = [t for t in pending if t not in ready]
+
+
+__all__ = [
+    "SceneTask",
+    "read_ground",
+    "rectify_here",
+    "rectify_scene",
+    "rectify_with",
+    "write_rectified",
+    "write_refined",
+]
