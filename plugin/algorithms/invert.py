@@ -15,6 +15,7 @@ from qgis.core import (
 )
 
 from ..layers import load_styled_raster
+from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, scheduled
 from .base import SarAlgorithm, StackAlgorithm
 
 #: (output name, file stem in timeseries/ and geocoded/, layer title, style) of the loaded products
@@ -58,6 +59,8 @@ class InvertTimeSeriesAlgorithm(StackAlgorithm):
     BLOCK_ROWS = "BLOCK_ROWS"
     MEMORY_MB = "MEMORY_MB"
     WORKERS = "WORKERS"
+    SCHEDULER = SCHEDULER
+    DASK_WORKERS = DASK_WORKERS
     FORCE = "FORCE"
     TIMESERIES = "TIMESERIES"
     DATES = "DATES"
@@ -76,7 +79,10 @@ class InvertTimeSeriesAlgorithm(StackAlgorithm):
         "<b>Stack folder</b>: a stack with offsets (run <i>Offset tracking</i> first).<br>"
         "<b>Weighted</b>: weight each offset by its predicted variance (default: equal weights, "
         "as the paper). <b>Robust</b>: iteratively reweighted fit that resists outlier pairs.<br>"
-        "<b>Advanced</b>: block rows, memory, threads, recompute.<br><br>"
+        "<b>Advanced</b>: block rows, memory, threads (per task with a scheduler, default 1), a "
+        "Dask scheduler running one block of rows per task (<code>local</code>: a local cluster; "
+        "<code>tcp://HOST:8786</code>: a running one; empty: the plugin's Processing setting "
+        "<i>Dask scheduler</i>, else in QGIS), recompute.<br><br>"
         "<b>Output</b> (<code>timeseries/</code>, on the offset grid of the master geometry): "
         "<code>los.tif</code> and <code>azimuth.tif</code>, one band per date named "
         "<code>DYYYYMMDD</code>, metres relative to the first date (negative LOS = away from the "
@@ -104,6 +110,7 @@ class InvertTimeSeriesAlgorithm(StackAlgorithm):
             ],
             advanced=True,
         )
+        add_scheduler_parameters(self, "the blocks of rows")
         self.add_flags([(self.FORCE, "Recompute even when up to date", False)], advanced=True)
         self.add_stack_output("Stack folder (with time series)")
         self.addOutput(QgsProcessingOutputFolder(self.TIMESERIES, self.tr("Time-series folder")))
@@ -115,18 +122,20 @@ class InvertTimeSeriesAlgorithm(StackAlgorithm):
         self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict:
         stack = self.stack_path(parameters, context)
-        summary = self.run_core(
-            "timeseries",
-            "invert_stack",
-            str(stack),
-            weighted=self.parameterAsBool(parameters, self.WEIGHTED, context),
-            robust=self.parameterAsBool(parameters, self.ROBUST, context),
-            block_rows=self.parameterAsInt(parameters, self.BLOCK_ROWS, context) or None,
-            workers=self.parameterAsInt(parameters, self.WORKERS, context) or None,
-            force=self.parameterAsBool(parameters, self.FORCE, context),
-            memory_mb=self.parameterAsDouble(parameters, self.MEMORY_MB, context),
-            feedback=feedback,
-        )
+        with scheduled(self, parameters, context) as executor:
+            summary = self.run_core(
+                "timeseries",
+                "invert_stack",
+                str(stack),
+                weighted=self.parameterAsBool(parameters, self.WEIGHTED, context),
+                robust=self.parameterAsBool(parameters, self.ROBUST, context),
+                block_rows=self.parameterAsInt(parameters, self.BLOCK_ROWS, context) or None,
+                workers=self.parameterAsInt(parameters, self.WORKERS, context) or None,
+                force=self.parameterAsBool(parameters, self.FORCE, context),
+                memory_mb=self.parameterAsDouble(parameters, self.MEMORY_MB, context),
+                executor=executor,
+                feedback=feedback,
+            )
         if summary["skipped_run"]:
             feedback.pushInfo("Time series up to date (inputs and options unchanged)")
         grid = summary["grid"]

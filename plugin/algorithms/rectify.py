@@ -15,6 +15,7 @@ from qgis.core import (
 )
 
 from ..corebridge import core_function
+from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, scheduled
 from .base import DEM_VERTICAL_OPTIONS, StackAlgorithm
 
 #: (core value of ``method``, label) in the order of the enum parameter
@@ -38,6 +39,8 @@ class RectifyStackAlgorithm(StackAlgorithm):
     ITERATIONS = "ITERATIONS"
     INTERPOLATION = "INTERPOLATION"
     FIT_SCALE = "FIT_SCALE"
+    SCHEDULER = SCHEDULER
+    DASK_WORKERS = DASK_WORKERS
     RECTIFIED = "RECTIFIED"
     SCENES = "SCENES"
     MAX_RESIDUAL_PX = "MAX_RESIDUAL_PX"
@@ -62,7 +65,9 @@ class RectifyStackAlgorithm(StackAlgorithm):
         "comparison (offset tracking reads <code>rectified/</code>, the improved result).<br>"
         "<b>Advanced</b>: final master scene id (default: the master of the newest platform), "
         "DEM heights, tie-point window, spacing and search radius in pixels, correlation "
-        "thresholds, refinement passes, resampling.<br><br>"
+        "thresholds, refinement passes, resampling, a Dask scheduler running one scene per task "
+        "(<code>local</code>: a local cluster; <code>tcp://HOST:8786</code>: a running one; "
+        "empty: the plugin's Processing setting <i>Dask scheduler</i>, else in QGIS).<br><br>"
         "<b>Output</b>: <code>geometry/</code> (the final master's DEM lookup tables, used by "
         "geocoding), <code>rectified/&lt;id&gt;.tif</code> and <code>&lt;id&gt;.json</code> (QC: "
         "tie points, residual RMS in pixels, layover/shadow fraction). Resumable: scenes "
@@ -99,6 +104,7 @@ class RectifyStackAlgorithm(StackAlgorithm):
             [(self.FIT_SCALE, "Also fit line-interval and range-spacing scale errors", defaults.fit_scale)],
             advanced=True,
         )
+        add_scheduler_parameters(self, "the scenes")
         self.add_stack_output("Stack folder (rectified)")
         self.addOutput(QgsProcessingOutputFolder(self.RECTIFIED, self.tr("Rectified scenes folder")))
         self.addOutput(QgsProcessingOutputNumber(self.SCENES, self.tr("Number of scenes rectified")))
@@ -130,15 +136,17 @@ class RectifyStackAlgorithm(StackAlgorithm):
             )
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        result = self.run_core(
-            "rectify",
-            "rectify_stack",
-            str(stack),
-            dem,
-            params=params,
-            final_master=self.parameterAsString(parameters, self.FINAL_MASTER, context) or None,
-            feedback=feedback,
-        )
+        with scheduled(self, parameters, context) as executor:
+            result = self.run_core(
+                "rectify",
+                "rectify_stack",
+                str(stack),
+                dem,
+                params=params,
+                final_master=self.parameterAsString(parameters, self.FINAL_MASTER, context) or None,
+                executor=executor,
+                feedback=feedback,
+            )
         folder = stack / ("rectified" if method == "improved" else "rectified_traditional")
         residuals = []
         for entry in result.scenes:

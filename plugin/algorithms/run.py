@@ -86,8 +86,9 @@ class RunChainAlgorithm(StackAlgorithm):
         "<b>Advanced</b>: final master, temporal-baseline bounds as <code>PLATFORM=DAYS, ...</code> "
         "(others: 30 days), bridging images, weighted or robust inversion, tie-point window and "
         "spacing of the rectification (smaller for scenes of a few hundred pixels), DEM heights, "
-        "threads, the Dask scheduler of the offsets (empty: the plugin's Processing setting "
-        "<i>Dask scheduler</i>, else in QGIS).<br><br>"
+        "threads, the Dask scheduler of the rectify, offsets and invert tasks (one scene, pair or "
+        "block of rows per task; empty: the plugin's Processing setting <i>Dask scheduler</i>, "
+        "else in QGIS).<br><br>"
         "<b>Output</b>: the stack folder with <code>network/</code>, <code>rectified/</code>, "
         "<code>offsets/</code>, <code>timeseries/</code>, <code>geocoded/</code> (loaded with a "
         "diverging colour ramp centred on zero), <code>report/report.html</code>, "
@@ -159,7 +160,7 @@ class RunChainAlgorithm(StackAlgorithm):
             ],
             advanced=True,
         )
-        add_scheduler_parameters(self, "the offsets")
+        add_scheduler_parameters(self, "the rectify, offsets and invert tasks")
         self.add_flags(
             [
                 (self.WEIGHTED, "Weight offsets by their predicted variance (1/sigma²)", d.weighted),

@@ -1,7 +1,7 @@
 """The plugin-wide Dask scheduler: the provider's Processing settings and their precedence.
 
-``sarots:run`` and ``sarots:offsets`` run through ``processing.run`` with the core entry
-(``processing_core.chain.run_stack``, ``processing_core.offsets.track_stack``) replaced by a
+``sarots:run``, ``sarots:rectify``, ``sarots:offsets`` and ``sarots:invert`` run through
+``processing.run`` with their core entry (``processing_core.chain.run_stack``, ...) replaced by a
 recorder, so no cluster starts and no stack is computed: the tests check what the core is given.
 """
 
@@ -84,19 +84,40 @@ def chain_calls(monkeypatch) -> list:
     return calls
 
 
-@pytest.fixture
-def offsets_calls(monkeypatch) -> list:
-    """The ``executor`` each ``track_stack`` call got (nothing runs; the executor is not connected)."""
-    import processing_core.offsets
+#: (algorithm, core module, core entry, what the recorder returns) of the steps that take a scheduler
+STEP_ENTRIES = {
+    "rectify": (
+        "processing_core.rectify",
+        "rectify_stack",
+        SimpleNamespace(scenes=[], masters={"final": "M"}),
+    ),
+    "offsets": ("processing_core.offsets", "track_stack", []),
+    "invert": (
+        "processing_core.timeseries",
+        "invert_stack",
+        {
+            "skipped_run": True,
+            "grid": {"rows": 1, "cols": 1, "step_px": 1},
+            "dates": [],
+            "pairs_used": [],
+            "pairs_skipped_no_offsets": [],
+        },
+    ),
+}
 
+
+@pytest.fixture(params=sorted(STEP_ENTRIES))
+def step_calls(request, monkeypatch) -> SimpleNamespace:
+    """A step algorithm whose core entry records the ``executor`` of each call (nothing runs)."""
+    module, entry, returned = STEP_ENTRIES[request.param]
     calls: list = []
 
-    def fake_track_stack(stack: str, *, executor: Any = None, **kwargs: Any) -> list:
+    def recorder(*args: Any, executor: Any = None, **kwargs: Any) -> Any:
         calls.append(executor)
-        return []
+        return returned
 
-    monkeypatch.setattr(processing_core.offsets, "track_stack", fake_track_stack)
-    return calls
+    monkeypatch.setattr(importlib.import_module(module), entry, recorder)
+    return SimpleNamespace(alg=request.param, calls=calls)
 
 
 def _chain(stack_and_dem: dict, calls: list, **params: object) -> tuple[str | None, int | None]:
@@ -165,26 +186,30 @@ def test_a_bad_setting_names_itself(
     )
 
 
-def test_offsets_runs_on_the_setting_or_its_parameter(settings, stack_and_dem, offsets_calls) -> None:
+def test_steps_run_on_the_setting_or_their_parameter(settings, stack_and_dem, step_calls) -> None:
+    """rectify / offsets / invert: an executor of the setting, or of the parameters, reaches the core entry."""
     from processing_core.execution import DaskExecutor
 
-    stack = stack_and_dem["stack"]
-    _run("offsets", {"STACK": stack})
-    assert offsets_calls[-1] is None  # in QGIS
+    calls = step_calls.calls
+    base = {"STACK": stack_and_dem["stack"]}
+    if step_calls.alg == "rectify":
+        base["DEM"] = stack_and_dem["dem"]
+    _run(step_calls.alg, base)
+    assert calls[-1] is None  # in QGIS
     settings.set("local", 3)
-    _run("offsets", {"STACK": stack})
-    executor = offsets_calls[-1]
+    _run(step_calls.alg, base)
+    executor = calls[-1]
     assert isinstance(executor, DaskExecutor)
     assert (executor.address, executor.workers) == (None, 3)  # None: the local cluster
-    _run("offsets", {"STACK": stack, "SCHEDULER": "tcp://10.0.0.5:8786"})
-    assert offsets_calls[-1].address == "tcp://10.0.0.5:8786"
+    _run(step_calls.alg, {**base, "SCHEDULER": "tcp://10.0.0.5:8786"})
+    assert calls[-1].address == "tcp://10.0.0.5:8786"
     settings.set("nowhere at all")
     with pytest.raises(QgsProcessingException, match=r"setting 'Dask scheduler'"):
-        _run("offsets", {"STACK": stack})
+        _run(step_calls.alg, base)
     settings.set("")
     with pytest.raises(QgsProcessingException, match=r"workers sets the size of a local Dask cluster"):
-        _run("offsets", {"STACK": stack, "DASK_WORKERS": 2})
-    assert len(offsets_calls) == 3
+        _run(step_calls.alg, {**base, "DASK_WORKERS": 2})
+    assert len(calls) == 3
 
 
 def test_saved_value_is_read_without_the_processing_plugin(settings, scheduler_module) -> None:
