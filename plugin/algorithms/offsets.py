@@ -28,6 +28,7 @@ PREFILTER_OPTIONS: tuple[tuple[str, str], ...] = (
     ("log", "logarithm (dB)"),
     ("wallis", "Wallis filter"),
     ("highpass", "high-pass (Gaussian)"),
+    ("sqrt", "square root of the amplitude"),  # appended: saved models keep their indices
 )
 #: offsets GeoTIFF band shown when the pairs are loaded (bands: azimuth_px, range_px, snr, ...)
 SNR_BAND = 3
@@ -59,6 +60,7 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
     MIN_VALID_FRACTION = "MIN_VALID_FRACTION"
     PREFILTER = "PREFILTER"
     PREFILTER_PX = "PREFILTER_PX"
+    SMOOTH_PX = "SMOOTH_PX"
     OVERSAMPLING = "OVERSAMPLING"
     THREADS = "THREADS"
     MEMORY_MB = "MEMORY_MB"
@@ -140,6 +142,12 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
         self.add_numbers(
             [
                 (self.PREFILTER_PX, "Pre-filter scale (px)", d.prefilter_px, 3),
+                (
+                    self.SMOOTH_PX,
+                    "Gaussian low-pass after the pre-filter, sigma (px; 0: none)",
+                    d.smooth_px,
+                    0.0,
+                ),
                 (self.OVERSAMPLING, "Pixels per speckle cell (for the predicted std)", d.oversampling, 1.0),
                 (self.THREADS, "Worker threads (0: all cores)", 0, 0),
                 (self.MEMORY_MB, "Working memory (MiB)", 1024.0, 16.0),
@@ -174,6 +182,7 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
                 self.OUTLIER_FLOOR_PX,
                 self.MIN_VALID_FRACTION,
                 self.OVERSAMPLING,
+                self.SMOOTH_PX,
             )
         }
         integer = {
@@ -200,6 +209,7 @@ class OffsetTrackingAlgorithm(StackAlgorithm):
                 outlier_floor_px=number[self.OUTLIER_FLOOR_PX],
                 prefilter=self.enum_value(parameters, self.PREFILTER, PREFILTER_OPTIONS, context),
                 prefilter_px=integer[self.PREFILTER_PX],
+                smooth_px=number[self.SMOOTH_PX],
                 oversampling=number[self.OVERSAMPLING],
                 min_valid_fraction=number[self.MIN_VALID_FRACTION],
                 window_agreement_px=integer[self.WINDOW_AGREEMENT_PX],

@@ -21,7 +21,7 @@ from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, sched
 from .base import DEM_VERTICAL_OPTIONS, StackAlgorithm
 from .geocode import add_target_grid_parameters, target_grid
 from .invert import add_product_outputs, product_results
-from .offsets import SELECTION_OPTIONS, parse_windows
+from .offsets import PREFILTER_OPTIONS, SELECTION_OPTIONS, parse_windows
 
 #: labels of the core's steps (``processing_core.chain.STEPS``) in the steps parameter
 STEP_LABELS = {
@@ -45,6 +45,9 @@ class RunChainAlgorithm(StackAlgorithm):
     STEP_PX = "STEP_PX"
     SEARCH_PX = "SEARCH_PX"
     SELECTION = "SELECTION"
+    PREFILTER = "PREFILTER"
+    SMOOTH_PX = "SMOOTH_PX"
+    MIN_SNR = "MIN_SNR"
     CRS = "CRS"
     RESOLUTION = "RESOLUTION"
     COMPARE_TRADITIONAL = "COMPARE_TRADITIONAL"
@@ -114,6 +117,19 @@ class RunChainAlgorithm(StackAlgorithm):
             ]
         )
         self.add_enum(self.SELECTION, "Window selection", SELECTION_OPTIONS)
+        self.add_enum(self.PREFILTER, "Speckle pre-filter", PREFILTER_OPTIONS, advanced=True)
+        self.add_numbers(
+            [
+                (
+                    self.SMOOTH_PX,
+                    "Gaussian low-pass after the pre-filter, sigma (px; 0: none)",
+                    d.smooth_px,
+                    0.0,
+                ),
+                (self.MIN_SNR, "Reject offsets with a lower SNR (10 with a 1 px low-pass)", d.min_snr, 0.0),
+            ],
+            advanced=True,
+        )
         add_target_grid_parameters(self, self.CRS, self.RESOLUTION)
         self.add_flags(
             [
@@ -196,6 +212,9 @@ class RunChainAlgorithm(StackAlgorithm):
                 windows_px=parse_windows(self.parameterAsString(parameters, self.WINDOWS, context)),
                 search_px=integer[self.SEARCH_PX],
                 selection=self.enum_value(parameters, self.SELECTION, SELECTION_OPTIONS, context),
+                prefilter=self.enum_value(parameters, self.PREFILTER, PREFILTER_OPTIONS, context),
+                smooth_px=self.parameterAsDouble(parameters, self.SMOOTH_PX, context),
+                min_snr=self.parameterAsDouble(parameters, self.MIN_SNR, context),
                 weighted=self.parameterAsBool(parameters, self.WEIGHTED, context),
                 robust=self.parameterAsBool(parameters, self.ROBUST, context),
                 epsg=epsg,

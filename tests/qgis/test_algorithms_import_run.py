@@ -320,3 +320,28 @@ def test_run_passes_the_dask_scheduler_to_the_chain(provider, simulated) -> None
     assert (options.scheduler, options.workers) == ("tcp://10.0.0.5:8786", None)
     options = run.run_options(base, context)
     assert (options.scheduler, options.workers) == (None, None)
+
+
+def test_run_and_offsets_pass_the_speckle_filter(provider, simulated, monkeypatch) -> None:
+    """PREFILTER / SMOOTH_PX / MIN_SNR reach the chain's and the offsets' parameters."""
+    from qgis.core import QgsProcessingContext
+
+    import processing_core.offsets
+
+    registry = QgsApplication.processingRegistry()
+    context = QgsProcessingContext()
+    run = registry.createAlgorithmById("sarots:run")
+    base = {"STACK": "stack", "DEM": str(simulated["dem"])}
+    sqrt = [o.startswith("square root") for o in run.parameterDefinition("PREFILTER").options()].index(True)
+    options = run.run_options({**base, "PREFILTER": sqrt, "SMOOTH_PX": 1.0, "MIN_SNR": 10.0}, context)
+    params = options.offset_parameters()
+    assert (params.prefilter, params.smooth_px, params.min_snr) == ("sqrt", 1.0, 10.0)
+    assert run.run_options(base, context).offset_parameters().smooth_px == 0.0
+    seen: list = []
+    monkeypatch.setattr(
+        processing_core.offsets, "track_stack", lambda *a, parameters, **k: seen.append(parameters) or []
+    )
+    _run("offsets", {"STACK": str(simulated["simulated"]), "PREFILTER": sqrt, "SMOOTH_PX": 1.5})
+    assert (seen[-1].prefilter, seen[-1].smooth_px) == ("sqrt", 1.5)
+    with pytest.raises(QgsProcessingException, match="smooth_px"):
+        run.run_options({**base, "SMOOTH_PX": 9.0}, context)
