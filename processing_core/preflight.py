@@ -17,7 +17,7 @@ from pathlib import Path
 
 from osgeo import gdal
 
-from processing_core.errors import InputError
+from processing_core.errors import InputError, SarError
 from processing_core.stack import Stack
 
 _MB = 2**20
@@ -39,6 +39,23 @@ def _dem_cells(dem: str | os.PathLike[str] | None) -> int:
     return ds.RasterXSize * ds.RasterYSize
 
 
+def _master_size(stack: Stack, master_id: str) -> tuple[int, int] | None:
+    """(lines, samples) of the final master: its sidecar, else the last scene's, else a rectified raster."""
+    for scene_id in (master_id, stack.scenes[-1].id):
+        try:
+            grid = stack.scene(scene_id).radar_grid
+        except SarError:
+            continue
+        return grid.lines, grid.samples
+    for path in sorted((stack.root / "rectified").glob("*.tif")):
+        try:
+            ds = gdal.Open(str(path))
+        except RuntimeError:
+            continue
+        return ds.RasterYSize, ds.RasterXSize
+    return None
+
+
 def estimate_output_bytes(
     stack: Stack, dem: str | os.PathLike[str] | None, steps: Iterable[str], step_px: int
 ) -> int:
@@ -47,12 +64,12 @@ def estimate_output_bytes(
     if not stack.scenes or not steps & {"rectify", "offsets", "invert"}:
         return 0
     master_id = str(stack.masters.get("final") or stack.scenes[-1].id)
-    try:
-        grid = stack.scene(master_id).radar_grid
-    except InputError:
-        grid = stack.scene(stack.scenes[-1].id).radar_grid
-    pixels = grid.lines * grid.samples
-    nodes = (grid.lines // step_px + 1) * (grid.samples // step_px + 1)
+    size = _master_size(stack, master_id)
+    if size is None:
+        return 0  # neither a sidecar nor a rectified raster to size it: the step says what is missing
+    lines, samples = size
+    pixels = lines * samples
+    nodes = (lines // step_px + 1) * (samples // step_px + 1)
     root = stack.root
     n = len(stack.scenes)
     pairs = [f"{p.get('reference')}__{p.get('secondary')}" for p in stack.pairs if isinstance(p, dict)]

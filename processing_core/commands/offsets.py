@@ -128,7 +128,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         "--memory-mb", type=float, default=1024.0, help="working memory target in MiB (default 1024)"
     )
     r.add_argument("--force", action="store_true", help="recompute pairs whose output is up to date")
-    add_scheduler_options(r, "with --stack: ")
+    add_scheduler_options(r, what="the pairs (--stack), or a single pair's tiles,")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -171,8 +171,6 @@ def _run(args: argparse.Namespace) -> int:
         check_scheduler(args.scheduler, args.dask_workers)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    if args.scheduler is not None and not args.stack:
-        raise InputError("--scheduler applies to --stack (a single pair runs here, its tiles on --threads)")
     options = {"threads": args.threads, "memory_mb": args.memory_mb, "force": args.force}
     if args.stack:
         check_stack_output(args.stack, None, ("offsets",), step_px=args.step_px)
@@ -192,15 +190,17 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{r.path}{' (up to date)' if r.skipped else ''}")
         print(f"offsets: {done} pair(s) computed, {len(results) - done} up to date")
         return 0
-    out = track_files(
-        args.reference,
-        args.secondary,
-        args.out,
-        parameters=params,
-        prior=args.prior,
-        progress=TextProgressBar("offsets"),
-        **options,
-    )
+    with executor_for(args.scheduler, args.dask_workers) as executor:
+        out = track_files(
+            args.reference,
+            args.secondary,
+            args.out,
+            parameters=params,
+            prior=args.prior,
+            progress=TextProgressBar("offsets"),
+            executor=None if args.scheduler is None else executor,
+            **options,
+        )
     print(f"offsets: {out}")
     return 0
 

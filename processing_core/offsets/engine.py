@@ -9,12 +9,14 @@ from typing import Any, Union
 
 import numpy as np
 
+from processing_core.execution import Executor
 from processing_core.offsets import ncc
 from processing_core.offsets.field import OUTLIER, OffsetField
 from processing_core.offsets.params import OffsetParameters
 from processing_core.offsets.quality import PATCH_HALF, outliers
+from processing_core.offsets.tile_tasks import run_tile, tile_tasks
 from processing_core.offsets.tiles import ArraySource, Context, Source, process_tile
-from processing_core.progress import ProgressCallback, report
+from processing_core.progress import ProgressCallback, report, scaled
 
 Prior = Union[None, OffsetField, Sequence[Any]]
 
@@ -293,8 +295,18 @@ def track_sources(
     memory_mb: float = 1024.0,
     engine: str = "auto",
     progress: ProgressCallback | None = None,
+    executor: Executor | None = None,
 ) -> OffsetField:
-    """:func:`track` on image sources read tile by tile (arrays or rasters)."""
+    """:func:`track` on image sources read tile by tile (arrays or rasters).
+
+    With an ``executor`` (:mod:`processing_core.execution`) every tile is one
+    :class:`~processing_core.offsets.tile_tasks.TileTask` (one thread each, the memory per thread
+    of ``threads`` here, so the same tiles and the same bits); the sources must then be rasters
+    with a ``path`` (:class:`~processing_core.offsets.files.RasterSource`), which every worker
+    opens.
+    """
+    if executor is not None and not all(hasattr(s, "path") for s in (reference, secondary)):
+        raise ValueError("tiles as executor tasks need raster sources with a path (RasterSource)")
     if reference.shape != secondary.shape:
         raise ValueError(
             f"reference {reference.shape} and secondary {secondary.shape} must have the same shape"
@@ -351,20 +363,27 @@ def track_sources(
     out = {name: np.full(shape, np.nan, dtype=np.float32) for name in names}
     flags = np.zeros(shape, dtype=np.uint8)
     report(progress, 0.0, f"offsets: {shape[0]} x {shape[1]} nodes in {len(tiles)} tile(s)")
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        futures = {pool.submit(process_tile, ctx, *tile): tile for tile in tiles}
-        try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                ia, ib, ja, jb = futures[future]
-                result = future.result()
-                for name in names:
-                    out[name][ia:ib, ja:jb] = result[name]
-                flags[ia:ib, ja:jb] = result["flags"]
-                report(progress, 0.95 * done / len(tiles), f"offsets: tile {done}/{len(tiles)}")
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    if executor is not None:
+        tasks = tile_tasks(ctx, tiles, str(reference.path), str(secondary.path))  # type: ignore[attr-defined]
+        results = executor.map(
+            run_tile,
+            tasks,
+            progress=scaled(progress, 0.0, 0.95),
+            describe=lambda t: f"offsets: tile {t.bounds[0]}:{t.bounds[1]} x {t.bounds[2]}:{t.bounds[3]}",
+        )
+        for tile, result in zip(tiles, results):
+            _put(out, flags, tile, result)
+    else:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            futures = {pool.submit(process_tile, ctx, *tile): tile for tile in tiles}
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    _put(out, flags, futures[future], future.result())
+                    report(progress, 0.95 * done / len(tiles), f"offsets: tile {done}/{len(tiles)}")
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
     rejected = flags != 0
     if params.outlier_size:
         az = np.where(rejected, np.nan, out["azimuth_px"])
@@ -384,3 +403,16 @@ def track_sources(
     return OffsetField(
         rows=rows.astype(np.float64), cols=cols.astype(np.float64), flags=flags, parameters=params, **out
     )
+
+
+def _put(
+    out: dict[str, np.ndarray],
+    flags: np.ndarray,
+    tile: tuple[int, int, int, int],
+    result: dict[str, np.ndarray],
+) -> None:
+    """One tile's result into the pair's arrays."""
+    ia, ib, ja, jb = tile
+    for name, array in out.items():
+        array[ia:ib, ja:jb] = result[name]
+    flags[ia:ib, ja:jb] = result["flags"]

@@ -195,9 +195,13 @@ def track_files(
     memory_mb: float = 1024.0,
     force: bool = False,
     progress: ProgressCallback | None = None,
+    executor: Executor | None = None,
     **options: Any,
 ) -> Path:
     """Track ``secondary_tif`` against ``reference_tif`` (band 1 each) and write ``out_tif``.
+
+    With an ``executor`` the pair's tiles are its tasks (e.g. a large pair on every worker of a
+    Dask cluster; see :func:`~processing_core.offsets.engine.track_sources`), identical results.
 
     Options are :class:`OffsetParameters` fields (``step_px``, ``search_px``, ``windows_px``,
     ...) or one ``parameters`` object. ``prior`` may also be the path of an offsets GeoTIFF (a
@@ -227,7 +231,14 @@ def track_files(
         return out
     try:
         field = track_sources(
-            ref, sec, params, prior=prior_value, threads=threads, memory_mb=memory_mb, progress=progress
+            ref,
+            sec,
+            params,
+            prior=prior_value,
+            threads=threads,
+            memory_mb=memory_mb,
+            progress=progress,
+            executor=executor,
         )
         geotransform, crs = _geotransform(ref, field)
     except ValueError as exc:

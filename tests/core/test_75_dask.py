@@ -445,3 +445,37 @@ def test_run_stack_gives_one_cluster_to_rectify_offsets_and_invert(rectified, tm
     fail = False
     run_stack(root, BIGTUJUNGA, options=RunOptions(), steps=steps)
     assert seen == {"rectify": None, "offsets": None, "invert": None}  # serial without a scheduler
+
+
+def test_one_pair_tiles_through_a_cluster_equal_the_serial_run(rectified, cluster, tmp_path, capsys):
+    from processing_core.cli import main
+    from processing_core.offsets.files import PairResult, track_files
+
+    pair = load_stack(rectified).pairs[0]
+    ref = rectified / "rectified" / f"{pair['reference']}.tif"
+    sec = rectified / "rectified" / f"{pair['secondary']}.tif"
+    here, there = tmp_path / "here.tif", tmp_path / "there.tif"
+    # 16 MiB on 2 threads: 8-node tiles, several tasks of one pair.
+    track_files(ref, sec, here, parameters=PARAMS, threads=2, memory_mb=MEMORY_MB)
+    messages: list[str] = []
+    track_files(
+        ref,
+        sec,
+        there,
+        parameters=PARAMS,
+        threads=2,
+        memory_mb=MEMORY_MB,
+        executor=cluster,
+        progress=lambda f, m: messages.append(m),
+    )
+    assert sum(m.startswith("offsets: tile ") for m in messages) > 2
+    result = [PairResult(pair["reference"], pair["secondary"], there, False)]
+    _assert_same_offsets(result, [PairResult(pair["reference"], pair["secondary"], here, False)])
+    # The command line: --scheduler for a single pair.
+    cli = tmp_path / "cli.tif"
+    args = ["offsets", "--reference", str(ref), "--secondary", str(sec), "--out", str(cli)]
+    args += ["--step-px", "16", "--windows", "32,48,64", "--search-px", "16"]
+    args += ["--threads", "2", "--memory-mb", str(MEMORY_MB)]
+    assert main([*args, "--scheduler", cluster.client().scheduler.address]) == 0
+    assert f"offsets: {cli}" in capsys.readouterr().out
+    _assert_same_offsets([PairResult(pair["reference"], pair["secondary"], cli, False)], result)

@@ -1,0 +1,78 @@
+"""The tiles of ONE pair's offsets as independent tasks (a large pair on every worker of a cluster).
+
+A :class:`TileTask` holds the two rasters' paths, the parameters and its own nodes' slices of the
+grid (pixel rows and columns, search centres and radii: arrays of the tile's size, never of the
+image); :func:`run_tile` opens the rasters in the worker and runs
+:func:`processing_core.offsets.tiles.process_tile` on them. A tile's result depends only on its
+nodes and on the memory budget (which the driver sets as in its serial run), so the field
+assembled from the tasks equals the serial one bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from processing_core.offsets.params import OffsetParameters
+from processing_core.offsets.tiles import Context, process_tile
+
+
+@dataclass(frozen=True)
+class TileTask:
+    """Nodes ``[ia, ib) x [ja, jb)`` of one pair (picklable: paths, plain values, tile-sized arrays)."""
+
+    reference_path: str
+    """The reference raster (band 1)."""
+    secondary_path: str
+    """The secondary raster (band 1)."""
+    parameters: dict[str, Any]
+    """:meth:`OffsetParameters.to_dict`."""
+    bounds: tuple[int, int, int, int]
+    """``(ia, ib, ja, jb)`` in the pair's node grid."""
+    nodes: dict[str, np.ndarray]
+    """The tile's slices of the driver's node arrays (:class:`~processing_core.offsets.tiles.Context`
+    fields ``row_px``, ``col_px``, ``centre_y``, ``centre_x``, ``radius``)."""
+    settings: dict[str, Any]
+    """The driver's ``block``, ``memory_bytes`` (the serial run's per thread) and ``engine``."""
+
+
+def run_tile(task: TileTask) -> dict[str, np.ndarray]:
+    """Offsets of one :class:`TileTask` (in this process or a worker's), one thread."""
+    from processing_core.offsets.files import RasterSource
+
+    reference, secondary = RasterSource(task.reference_path), RasterSource(task.secondary_path)
+    try:
+        ctx = Context(
+            reference=reference,
+            secondary=secondary,
+            params=OffsetParameters.from_dict(task.parameters),
+            fft_workers=1,
+            **task.nodes,
+            **task.settings,
+        )
+        # The tile's own slices: its nodes are 0.. here (a tile depends only on its nodes).
+        return process_tile(ctx, 0, ctx.row_px.size, 0, ctx.col_px.size)
+    finally:
+        reference.close()
+        secondary.close()
+
+
+def tile_tasks(
+    ctx: Context, tiles: list[tuple[int, int, int, int]], reference_path: str, secondary_path: str
+) -> list[TileTask]:
+    """The :class:`TileTask` of every tile of a driver's context."""
+    settings = {"block": ctx.block, "memory_bytes": ctx.memory_bytes, "engine": ctx.engine}
+    tasks = []
+    for ia, ib, ja, jb in tiles:
+        nodes = {"row_px": ctx.row_px[ia:ib].copy(), "col_px": ctx.col_px[ja:jb].copy()}
+        for name in ("centre_y", "centre_x", "radius"):
+            nodes[name] = getattr(ctx, name)[ia:ib, ja:jb].copy()
+        tasks.append(
+            TileTask(reference_path, secondary_path, ctx.params.to_dict(), (ia, ib, ja, jb), nodes, settings)
+        )
+    return tasks
+
+
+__all__ = ["TileTask", "run_tile", "tile_tasks"]
