@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from processing_core.commands import Command
+from processing_core.offsets.params import PREFILTERS
 from processing_core.progress import TextProgressBar
 
 
@@ -82,12 +83,19 @@ def _configure(p: argparse.ArgumentParser) -> None:
     )
     t.add_argument(
         "--prefilter",
-        choices=("none", "log", "db", "wallis", "highpass"),
+        choices=PREFILTERS,
         default="none",
         help="speckle pre-filter of both images (default none)",
     )
     t.add_argument(
         "--prefilter-px", type=int, default=32, help="scale of the wallis/highpass pre-filters (default 32)"
+    )
+    t.add_argument(
+        "--smooth-px",
+        type=float,
+        default=0.0,
+        help="sigma of a Gaussian low-pass of both images after the pre-filter, px; ~1 averages "
+        "speckle that decorrelates between dates (default 0: none)",
     )
     t.add_argument(
         "--oversampling",
@@ -160,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
             outlier_floor_px=args.outlier_floor_px,
             prefilter=args.prefilter,
             prefilter_px=args.prefilter_px,
+            smooth_px=args.smooth_px,
             oversampling=args.oversampling,
             min_valid_fraction=args.min_valid_fraction,
             window_agreement_px=args.window_agreement_px,

@@ -537,7 +537,12 @@ def test_offsets_command_on_a_stack(tmp_path, capsys):
     single = ["offsets", "--reference", str(tmp_path / "rectified" / "A.tif"), "--secondary"]
     assert main([*single, str(tmp_path / "rectified" / "A.tif"), "--out", str(tmp_path / "aa.tif")]) == 0
     assert np.nanmax(np.abs(read_offsets(tmp_path / "aa.tif").azimuth_px)) < 0.01  # image against itself
+    filtered = [*single, str(tmp_path / "rectified" / "A.tif"), "--out", str(tmp_path / "sq.tif")]
+    assert main([*filtered, "--prefilter", "sqrt", "--smooth-px", "1", "--min-snr", "5"]) == 0
+    assert read_offsets(tmp_path / "sq.tif").parameters.smooth_px == 1.0
     capsys.readouterr()
+    assert main([*filtered, "--smooth-px", "-1"]) == 2
+    assert "smooth_px" in capsys.readouterr().err
     assert (
         main(["offsets", "--stack", str(tmp_path), "--selection", "precision", "--target-sigma-px", "-1"])
         == 2
