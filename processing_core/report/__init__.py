@@ -22,6 +22,7 @@ from osgeo import gdal
 from processing_core.progress import ProgressCallback, report
 from processing_core.radar_grids import SubGrid
 from processing_core.rectify import RectifyParameters
+from processing_core.report.truth_metrics import rate_accuracy
 from processing_core.stack import load_stack
 from processing_core.vector import write_points_gpkg
 
@@ -178,6 +179,7 @@ def write_report(
     sections: list[str] = []
     results: dict[str, float | str | None] = {}
     truth_results: dict[str, float | str | None] = {}
+    accuracy: dict[str, dict] = {}
     dates = [np.datetime64(s.date) for s in stack.scenes]
     report(progress, 0.05, "report: network and QC")
     network = root / "network" / "network.png"
@@ -217,6 +219,10 @@ def write_report(
             "<h2>Mean rate maps</h2><p>Per platform period and over the whole span, m/yr, in the "
             "final master's radar geometry (like the paper's Figure 2).</p><img src=\"rate_maps.png\">"
         )
+        for comp in ("los", "azimuth"):
+            accuracy[comp] = rate_accuracy(root, comp)
+        if any(accuracy.values()):
+            sections.append(_rate_accuracy_table(accuracy))
     if (ts / "los.tif").exists() and points:
         report(progress, 0.4, "report: point time series")
         series_r = {c: read_raster(ts / f"{c}.tif") for c in ("los", "azimuth")}
@@ -291,7 +297,10 @@ def write_report(
             "<h2>Timings</h2>" + _table(["step", "s"], [[k, f"{v:.1f}"] for k, v in timings.items()])
         )
     tmp = out / ".results.json.partial"
-    tmp.write_text(json.dumps({"run": results, "truth": truth_results}, indent=2) + "\n", encoding="utf-8")
+    document: dict[str, object] = {"run": results, "truth": truth_results}
+    if any(accuracy.values()):
+        document["rate_accuracy"] = accuracy
+    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / "results.json")
     page = _page(stack, sections)
     tmp = out / ".report.partial.html"
@@ -300,6 +309,27 @@ def write_report(
     written += [out / "results.json", out / "report.html"]
     report(progress, 1.0, "report written")
     return written
+
+
+def _rate_accuracy_table(accuracy: dict[str, dict]) -> str:
+    rows = [
+        [
+            comp,
+            html.escape(period),
+            str(a["nodes"]),
+            _num(100 * a["median_relative_error"], ".1f"),
+            _num(100 * a["within_10_percent"], ".0f"),
+            _num(a["landslide_mean_m_per_yr"]),
+            _num(a["truth_mean_m_per_yr"]),
+        ]
+        for comp, periods in accuracy.items()
+        for period, a in periods.items()
+    ]
+    head = ["component", "period", "nodes", "median error (%)", "within 10 % (%)", "mean (m/yr)", "truth"]
+    return (
+        "<p>Against the simulation's truth, inside the landslide (full-rank nodes whose true rate "
+        "exceeds half the period's peak):</p>" + _table(head, rows)
+    )
 
 
 def _truth_history(root: Path) -> list[tuple[str, float]] | None:

@@ -119,6 +119,35 @@ def test_report_numbers_are_the_products_and_the_truth(finished):
     assert results["run"]["los_p2_m"] < 0.8 * results["truth"]["los_p2_m"] < 0
 
 
+def test_report_rate_accuracy_against_the_truth(finished):
+    """results.json's rate accuracy, recomputed here from the truth and the rate raster."""
+    root, *_ = finished
+    accuracy = json.loads((root / "report" / "results.json").read_text())["rate_accuracy"]["los"]
+    truth, truth_ds = _bands(root / "truth" / "los.tif")
+    rate, rate_ds = _bands(root / "timeseries" / "los_rate.tif")
+    rank = _bands(root / "timeseries" / "los_count.tif")[0][1]
+    meta = rate_ds.GetMetadata()
+    step, row0, col0 = float(meta["STEP_PX"]), float(meta["ROW0"]), float(meta["COL0"])
+    dates = [truth_ds.GetRasterBand(k + 1).GetMetadataItem("DATE") for k in range(truth_ds.RasterCount)]
+    whole = [
+        k
+        for k in range(rate_ds.RasterCount)
+        if rate_ds.GetRasterBand(k + 1).GetMetadataItem("PERIOD") == "all"
+    ]
+    assert whole and dates[0] == meta["REFERENCE_DATE"]
+    years = (np.datetime64(dates[-1]) - np.datetime64(dates[0])).astype(int) / 365.25
+    errors = []
+    for i in range(rate.shape[1]):
+        for j in range(rate.shape[2]):
+            true_rate = (truth[-1] - truth[0])[int(row0 + i * step), int(col0 + j * step)] / years
+            errors.append((true_rate, rate[whole[0]][i, j], rank[i, j] == len(dates) - 1))
+    peak = max(abs(t) for t, _, _ in errors if np.isfinite(t))
+    rel = [abs(e - t) / abs(t) for t, e, full in errors if full and np.isfinite(e) and abs(t) > peak / 2]
+    assert accuracy["all"]["nodes"] == len(rel) > 0
+    assert accuracy["all"]["median_relative_error"] == pytest.approx(float(np.median(rel)), rel=1e-5)
+    assert accuracy["all"]["within_10_percent"] == pytest.approx(float(np.mean(np.array(rel) <= 0.1)))
+
+
 def test_traditional_pair_shows_the_topographic_errors(finished):
     """The paper's Figure 1 as a number: ~28 km baseline, traditional range errors >> improved."""
     root, *_ = finished
