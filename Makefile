@@ -1,6 +1,7 @@
 # SAR offset tracking: set-up, tests, demo and plugin package on Debian 12.
 #
 #   make demo      install what is missing, then run the main job on the bundled data
+#   make accuracy  issue 7's accuracy checks on the demo's results (after make demo)
 #   make test      install what is missing, then ruff and the whole pytest suite
 #   make package   build dist/sar_offset_tracking.zip (QGIS "Install from ZIP")
 #   make lint      ruff check + ruff format --check
@@ -25,7 +26,7 @@ PYTEST_ARGS ?=
 # Headless Qt for QGIS (tests, qgis_process).
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: help deps system-deps test lint format demo package clean
+.PHONY: help deps system-deps test lint format demo accuracy package clean
 
 help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
@@ -57,6 +58,10 @@ format: deps
 demo: system-deps
 	$(PY) -m processing_core demo --out $(DEMO_OUT) $(DEMO_ARGS)
 	$(PY) scripts/write_project.py $(DEMO_OUT)/stack
+
+# Not part of `make test`: the 28-scene demo takes ~10 minutes.
+accuracy:
+	$(PY) scripts/check_accuracy.py $(DEMO_OUT)/stack
 
 package: system-deps
 	$(PY) scripts/build_package.py --out $(DIST_DIR)/sar_offset_tracking.zip
