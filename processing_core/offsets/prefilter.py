@@ -39,7 +39,7 @@ def margin_px(kind: str, size: int) -> int:
     if kind == "wallis":
         return size // 2 + 1
     if kind == "highpass":
-        return int(4.0 * size / 2.0 + 0.5) + 1
+        return lowpass_margin_px(size / 2.0)
     return 0
 
 
@@ -58,21 +58,25 @@ def lowpass(image: np.ndarray, sigma_px: float) -> np.ndarray:
     if sigma_px <= 0:
         return a
     valid = np.isfinite(a)
-    num = gaussian_filter(np.where(valid, a, 0.0).astype(np.float64), sigma_px, mode="constant", truncate=4.0)
-    den = gaussian_filter(valid.astype(np.float64), sigma_px, mode="constant", truncate=4.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (num / den).astype(np.float32)
+    out = _gaussian_mean(np.where(valid, a, 0.0).astype(np.float64), valid.astype(np.float64), sigma_px)
+    out = out.astype(np.float32)
     out[~valid] = np.nan
     return out
 
 
+def _gaussian_mean(values: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Normalised convolution: the Gaussian-weighted mean of ``values`` over ``weight`` (4 sigma)."""
+    num = gaussian_filter(values, sigma_px, mode="constant", cval=0.0, truncate=4.0)
+    den = gaussian_filter(weight, sigma_px, mode="constant", cval=0.0, truncate=4.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den
+
+
 def _local_mean(values: np.ndarray, weight: np.ndarray, kind: str, size: int) -> np.ndarray:
-    if kind == "wallis":
-        num = uniform_filter(values, size, mode="constant", cval=0.0)
-        den = uniform_filter(weight, size, mode="constant", cval=0.0)
-    else:
-        num = gaussian_filter(values, size / 2.0, mode="constant", cval=0.0, truncate=4.0)
-        den = gaussian_filter(weight, size / 2.0, mode="constant", cval=0.0, truncate=4.0)
+    if kind != "wallis":
+        return _gaussian_mean(values, weight, size / 2.0)
+    num = uniform_filter(values, size, mode="constant", cval=0.0)
+    den = uniform_filter(weight, size, mode="constant", cval=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return num / den
 

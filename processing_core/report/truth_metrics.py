@@ -43,16 +43,11 @@ def rate_accuracy(root: str | Path, component: str = "los") -> dict[str, dict[st
     grid = SubGrid.from_metadata(
         rate_ds.GetMetadata(), (rate_ds.RasterYSize, rate_ds.RasterXSize), where=str(rate_path)
     )
-    rows = np.clip(
-        np.floor(grid.row0 + np.arange(grid.rows) * grid.step).astype(int), 0, truth_ds.RasterYSize - 1
-    )
-    cols = np.clip(
-        np.floor(grid.col0 + np.arange(grid.cols) * grid.step).astype(int), 0, truth_ds.RasterXSize - 1
-    )
-    count_ds = gdal.Open(str(count_path))  # kept: a band does not own its dataset (GDAL 3.6)
-    rank = count_ds.GetRasterBand(2).ReadAsArray()
-    count_ds = None
-    full = rank == truth_ds.RasterCount - 1
+    rows = np.clip(np.floor(grid.lines()).astype(int), 0, truth_ds.RasterYSize - 1)
+    cols = np.clip(np.floor(grid.samples()).astype(int), 0, truth_ds.RasterXSize - 1)
+    from processing_core.report import full_rank  # here: the report package imports this module
+
+    full = full_rank(root, component, truth_ds.RasterCount)
     out: dict[str, dict[str, float | int | str]] = {}
     for k in range(rate_ds.RasterCount):
         band = rate_ds.GetRasterBand(k + 1)
