@@ -17,6 +17,7 @@ import numpy as np
 from osgeo import gdal
 
 from processing_core.chain import RunOptions, run_stack
+from processing_core.figure_files import save_png
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.simulate import get_scenario, simulate_stack
 from processing_core.stack import load_stack
@@ -61,10 +62,8 @@ def overview_figure(stack_dir: Path, master_id: str, first_id: str, dst: Path) -
     im = axes[3].imshow(los, cmap="RdBu", vmin=-limit, vmax=limit, interpolation="nearest")
     axes[3].set_title(f"true LOS displacement {last.GetMetadataItem('DATE')} (m)", fontsize=9)
     fig.colorbar(im, ax=axes[3], shrink=0.8, label="LOS (m), negative = away from the sensor")
-    tmp = dst.with_name(f".{dst.stem}.partial.png")
-    fig.savefig(tmp, dpi=70)
+    save_png(fig, dst, dpi=70)
     plt.close(fig)
-    os.replace(tmp, dst)
     return dst
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from processing_core.errors import InputError
+from processing_core.figure_files import save_png
 from processing_core.progress import ProgressCallback, report
 from processing_core.stack import Stack, load_stack
 
@@ -315,12 +316,7 @@ def plot_network(
     ax.set_title(f"Offset pair network: {len(pairs)} pairs, {len(acquisitions)} scenes")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    fig.savefig(tmp, dpi=90, format="png")
-    os.replace(tmp, out)
-    return out
+    return save_png(fig, path, dpi=90)
 
 
 def stack_acquisitions(stack: Stack, *, progress: ProgressCallback | None = None) -> list[Acquisition]:

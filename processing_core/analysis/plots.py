@@ -16,6 +16,7 @@ from processing_core.analysis.covariates import MonthlySeries
 from processing_core.analysis.forecast import Forecast
 from processing_core.analysis.series import PointSeries
 from processing_core.analysis.stages import StageResult
+from processing_core.figure_files import save_png
 
 _KIND_COLOURS = {"primary": "tab:green", "secondary": "tab:blue", "tertiary": "tab:red"}
 
@@ -33,12 +34,7 @@ def _figure(size: tuple[float, float], rows: int = 1) -> tuple[Any, list[Any]] |
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    fig.savefig(tmp, dpi=90, format="png")
-    os.replace(tmp, out)
-    return out
+    return save_png(fig, path, dpi=90)
 
 
 def _dates(values: np.ndarray) -> np.ndarray:

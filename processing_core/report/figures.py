@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from processing_core.figure_files import save_png
 from processing_core.report.compare import PairComparison
 
 
@@ -21,12 +21,9 @@ def _pyplot():
 
 
 def _save(fig, dst: Path) -> Path:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.partial.png")
-    fig.savefig(tmp, dpi=80)
+    out = save_png(fig, dst, dpi=80)
     _pyplot().close(fig)
-    os.replace(tmp, dst)
-    return dst
+    return out
 
 
 def _limit(*arrays: np.ndarray) -> float:
