@@ -6,8 +6,7 @@ import argparse
 
 from processing_core.commands import Command
 from processing_core.commands.network import _platform_days
-from processing_core.commands.offsets import _windows, add_scheduler_options
-from processing_core.offsets.params import PREFILTERS
+from processing_core.commands.offsets import _windows, add_scheduler_options, add_speckle_options
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -39,18 +38,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     o.add_argument("--windows", type=_windows, default=(64, 96, 128), help="chip sizes (default 64,96,128)")
     o.add_argument("--search-px", type=int, default=32, help="search radius, px (default 32)")
     o.add_argument("--selection", choices=("max_snr", "precision"), default="max_snr", help="window rule")
-    o.add_argument(
-        "--prefilter",
-        choices=PREFILTERS,
-        default="none",
-        help="speckle pre-filter of both images (default none)",
-    )
-    o.add_argument(
-        "--smooth-px",
-        type=float,
-        default=0.0,
-        help="sigma of a Gaussian low-pass after the pre-filter, px (default 0: none)",
-    )
+    add_speckle_options(o)
     o.add_argument("--min-snr", type=float, default=20.0, help="reject offsets with a lower SNR (default 20)")
     i = p.add_argument_group("inversion and geocoding")
     i.add_argument("--weighted", action="store_true", help="weight offsets by their predicted variance")

@@ -19,6 +19,23 @@ def _windows(text: str) -> tuple[int, ...]:
     return values
 
 
+def add_speckle_options(group: argparse._ActionsContainer) -> None:
+    """``--prefilter KIND`` and ``--smooth-px SIGMA`` (see :mod:`processing_core.offsets.prefilter`)."""
+    group.add_argument(
+        "--prefilter",
+        choices=PREFILTERS,
+        default="none",
+        help="speckle pre-filter of both images (default none)",
+    )
+    group.add_argument(
+        "--smooth-px",
+        type=float,
+        default=0.0,
+        help="sigma of a Gaussian low-pass of both images after the pre-filter, px; ~1 averages "
+        "speckle that decorrelates between dates (default 0: none)",
+    )
+
+
 def add_scheduler_options(
     group: argparse._ActionsContainer, prefix: str = "", what: str = "the offsets' pairs"
 ) -> None:
@@ -81,21 +98,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
         default=0.05,
         help="precision goal of --selection precision (default 0.05)",
     )
-    t.add_argument(
-        "--prefilter",
-        choices=PREFILTERS,
-        default="none",
-        help="speckle pre-filter of both images (default none)",
-    )
+    add_speckle_options(t)
     t.add_argument(
         "--prefilter-px", type=int, default=32, help="scale of the wallis/highpass pre-filters (default 32)"
-    )
-    t.add_argument(
-        "--smooth-px",
-        type=float,
-        default=0.0,
-        help="sigma of a Gaussian low-pass of both images after the pre-filter, px; ~1 averages "
-        "speckle that decorrelates between dates (default 0: none)",
     )
     t.add_argument(
         "--oversampling",

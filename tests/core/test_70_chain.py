@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,3 +213,21 @@ def test_bad_input_is_refused_before_work(simulated, tmp_path):
     with pytest.raises(ValueError, match="min_days"):
         RunOptions(min_days={"ALOS": -3})
     assert not (simulated / "run.json").exists()  # nothing was written by the refused runs
+
+
+def test_run_command_passes_the_speckle_options(monkeypatch, tmp_path):
+    """``run --prefilter/--smooth-px/--min-snr`` reach the chain's offset parameters."""
+    import processing_core.chain
+    from processing_core.cli import main
+
+    seen = []
+
+    def fake_run_stack(stack, dem, *, options, **kwargs):
+        seen.append(options.offset_parameters())
+        return processing_core.chain.RunSummary(Path(stack), seconds={}, outputs={}, report=None)
+
+    monkeypatch.setattr(processing_core.chain, "run_stack", fake_run_stack)
+    args = ["run", "--stack", str(tmp_path), "--dem", str(BIGTUJUNGA)]
+    assert main([*args, "--prefilter", "sqrt", "--smooth-px", "1", "--min-snr", "10"]) == 0
+    assert (seen[-1].prefilter, seen[-1].smooth_px, seen[-1].min_snr) == ("sqrt", 1.0, 10.0)
+    assert main([*args, "--smooth-px", "-1"]) == 2
