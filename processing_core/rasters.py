@@ -79,3 +79,94 @@ def write_geotiff(
         ds = None
     os.replace(tmp, out)
     return out
+
+
+class GeoTiffWriter:
+    """A GeoTIFF written block by block, atomically: a context manager.
+
+    The bands go to ``.<stem>.partial.tif`` beside ``path``; leaving the ``with`` block without
+    an exception renames it to ``path``, leaving it on an exception removes it. Memory stays
+    that of the blocks passed to :meth:`write` (whatever the raster's size), so a raster of a
+    full frame is written in strips. Creation options as :func:`write_geotiff`'s.
+
+    Parameters
+    ----------
+    path
+        The final file.
+    shape
+        (rows, columns) of every band.
+    descriptions
+        One per band (their number is the number of bands).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        shape: tuple[int, int],
+        *,
+        descriptions: Sequence[str],
+        nodata: float | None = np.nan,
+        dtype: np.dtype | type = np.float32,
+        geotransform: Sequence[float] | None = None,
+        crs_wkt: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        if not descriptions:
+            raise ValueError("at least one band is needed")
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(f"shape must be (rows, columns) >= 1, got {shape}")
+        self.path = Path(path)
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._setup = (list(descriptions), nodata, geotransform, crs_wkt, metadata)
+        self.dataset: gdal.Dataset | None = None
+
+    def __enter__(self) -> GeoTiffWriter:
+        descriptions, nodata, geotransform, crs_wkt, metadata = self._setup
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        options = ["TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER", "BLOCKXSIZE=256", "BLOCKYSIZE=256"]
+        options.append("PREDICTOR=3" if self.dtype.kind == "f" else "PREDICTOR=2")
+        if self.dtype.itemsize * self.shape[0] * self.shape[1] * len(descriptions) > 2**31:
+            options[2] = "BIGTIFF=YES"  # compressed size is unknown beforehand
+        ds = gdal.GetDriverByName("GTiff").Create(
+            str(self.tmp), self.shape[1], self.shape[0], len(descriptions), _GDAL_TYPES[self.dtype], options
+        )
+        if geotransform is not None:
+            ds.SetGeoTransform(tuple(geotransform))
+        if crs_wkt:
+            ds.SetProjection(crs_wkt)
+        if metadata:
+            ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
+        for i, description in enumerate(descriptions):
+            band = ds.GetRasterBand(i + 1)
+            band.SetDescription(description)
+            if nodata is not None:
+                band.SetNoDataValue(float(nodata))
+            band = None
+        self.dataset = ds
+        return self
+
+    def write(self, band: int, row0: int, col0: int, block: np.ndarray) -> None:
+        """Write a 2-D ``block`` into band ``band`` (1-based) with its first pixel at (row0, col0)."""
+        if self.dataset is None:
+            raise RuntimeError(f"{self.path}: the writer is not open (use it in a with block)")
+        a = np.asarray(block)
+        if a.ndim != 2 or row0 < 0 or col0 < 0:
+            raise ValueError(f"{self.path}: a 2-D block at a non-negative position is needed")
+        if row0 + a.shape[0] > self.shape[0] or col0 + a.shape[1] > self.shape[1]:
+            raise ValueError(
+                f"{self.path}: block {a.shape} at ({row0}, {col0}) overflows the raster {self.shape}"
+            )
+        self.dataset.GetRasterBand(band).WriteArray(a.astype(self.dtype, copy=False), col0, row0)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        ds, self.dataset = self.dataset, None
+        if ds is not None:
+            if exc_type is None:
+                ds.FlushCache()
+            ds = None
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)

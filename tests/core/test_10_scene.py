@@ -125,3 +125,34 @@ def test_readme_example_sidecar_is_valid_and_imports(tmp_path):
     stack = import_products([sidecar.parent], tmp_path / "stack")
     assert [s.platform for s in stack.scenes] == ["TerraSAR-X"]
     assert stack.scenes[0].date == "2010-06-01"
+
+
+def test_geotiff_writer_blocks_equal_one_write_and_failure_leaves_nothing(tmp_path):
+    from osgeo import gdal
+
+    from processing_core.rasters import GeoTiffWriter, write_geotiff
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(300, 270)), rng.normal(size=(300, 270))
+    whole = write_geotiff(tmp_path / "whole.tif", [a, b], descriptions=["a", "b"], metadata={"K": "v"})
+    with GeoTiffWriter(tmp_path / "blocks.tif", a.shape, descriptions=["a", "b"], metadata={"K": "v"}) as w:
+        assert not (tmp_path / "blocks.tif").exists()  # nothing under the final name until done
+        for r0 in range(0, 300, 70):
+            w.write(1, r0, 0, a[r0 : r0 + 70])
+            w.write(2, r0, 0, b[r0 : r0 + 70])
+        with pytest.raises(ValueError, match="overflows"):
+            w.write(1, 290, 0, a[:20])
+    one, two = gdal.Open(str(whole)), gdal.Open(str(tmp_path / "blocks.tif"))
+    assert np.array_equal(one.ReadAsArray(), two.ReadAsArray())
+    assert two.GetRasterBand(2).GetDescription() == "b"
+    assert two.GetMetadata() == {"K": "v"}
+    one = two = None
+
+    def fail_halfway() -> None:
+        with GeoTiffWriter(tmp_path / "failed.tif", (10, 10), descriptions=["a"]) as w:
+            w.write(1, 0, 0, np.ones((5, 10)))
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        fail_halfway()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.tif", "whole.tif"]
