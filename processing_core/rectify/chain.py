@@ -33,8 +33,12 @@ from processing_core.dem import read_dem, require_coverage
 from processing_core.errors import InputError
 from processing_core.execution import Executor
 from processing_core.geometry import RadarGeometry
-from processing_core.lookup import GroundLookup, scene_footprint, write_lookup_tables
-from processing_core.offsets import track
+from processing_core.lookup import scene_footprint, write_lookup_tables
+from processing_core.offsets.engine import track_sources
+from processing_core.offsets.field import OffsetField
+from processing_core.offsets.files import RasterSource
+from processing_core.offsets.params import OffsetParameters
+from processing_core.offsets.tiles import ArraySource, Source
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rectify.correction import (
     SceneCorrection,
@@ -43,6 +47,14 @@ from processing_core.rectify.correction import (
     robust_polyfit,
 )
 from processing_core.rectify.inputs import TerrainMask, read_amplitude
+from processing_core.rectify.sources import (
+    GroundSource,
+    IntensitySource,
+    MaskedSource,
+    RectifiedSource,
+    SceneImage,
+    hidden_fraction,
+)
 from processing_core.rectify.transform import affine_jacobian, resample, slave_coordinates
 from processing_core.scene import Scene, read_scene
 from processing_core.stack import Stack, load_stack
@@ -91,36 +103,48 @@ class RectifyParameters:
 
 
 def _tie_points(
-    reference: np.ndarray,
-    secondary: np.ndarray,
+    reference: np.ndarray | Source,
+    secondary: np.ndarray | Source,
     params: RectifyParameters,
-    prior=None,
     *,
     threads: int | None = None,
     memory_mb: float = 1024.0,
 ):
     """Offsets secondary - reference on a grid (rows, cols, d_line, d_sample), weak ones dropped.
 
-    ``threads`` and ``memory_mb`` go to :func:`~processing_core.offsets.track`; its tiles (and
-    so the last bits of the offsets) follow the memory per thread.
+    ``reference`` and ``secondary`` are arrays or window sources (read tile by tile).
+    ``threads`` and ``memory_mb`` go to the offset engine; its tiles (and so the last bits of
+    the offsets) follow the memory per thread.
     """
-    field = track(
-        reference,
-        secondary,
+    field = _field(reference, secondary, params, threads=threads, memory_mb=memory_mb)
+    rows, cols = np.meshgrid(field.rows, field.cols, indexing="ij")
+    good = _good(field, params)
+    return rows[good].astype(float), cols[good].astype(float), field.azimuth_px[good], field.range_px[good]
+
+
+def _field(
+    reference: np.ndarray | Source,
+    secondary: np.ndarray | Source,
+    params: RectifyParameters,
+    *,
+    threads: int | None = None,
+    memory_mb: float = 1024.0,
+) -> OffsetField:
+    """The tie-point offset field of the rectification's matching parameters."""
+    options = OffsetParameters(
         step_px=params.step_px,
         windows_px=(params.window_px,),
         search_px=params.search_px,
-        prior=prior,
         min_ncc=params.min_ncc,
         min_snr=params.min_snr,
-        threads=threads,
-        memory_mb=memory_mb,
     )
-    rows, cols = np.meshgrid(field.rows, field.cols, indexing="ij")
-    d_line = np.where(field.ncc >= params.min_ncc, field.azimuth_px, np.nan)
-    d_sample = np.where(field.ncc >= params.min_ncc, field.range_px, np.nan)
-    ok = np.isfinite(d_line) & np.isfinite(d_sample)
-    return rows[ok].astype(float), cols[ok].astype(float), d_line[ok], d_sample[ok]
+    sources = [ArraySource(a) if isinstance(a, np.ndarray) else a for a in (reference, secondary)]
+    return track_sources(*sources, options, threads=threads, memory_mb=memory_mb)
+
+
+def _good(field: OffsetField, params: RectifyParameters) -> np.ndarray:
+    """Nodes of a tie-point field that count: measured, and correlated at least ``min_ncc``."""
+    return (field.ncc >= params.min_ncc) & np.isfinite(field.azimuth_px) & np.isfinite(field.range_px)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -130,16 +154,17 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def refine_master(
-    master: Scene, simulated: np.ndarray, amplitude: np.ndarray, params: RectifyParameters
+    master: Scene, simulated: Source, amplitude: Source, params: RectifyParameters
 ) -> tuple[Scene, SceneCorrection]:
     """Step i: match the DEM-simulated intensity (nominal geometry) against the master's intensity.
 
     The simulation models intensity (Lambert's law, facets summed), so intensities are matched;
     tie points twice as dense as for the slaves, since the DEM carries less texture than the
-    scenes do (its azimuth precision is bounded by the number of independent windows).
+    scenes do (its azimuth precision is bounded by the number of independent windows). Both
+    images are window sources (the simulation's raster, the master's amplitude).
     """
     dense = replace(params, step_px=max(1, params.step_px // 2))
-    rows, cols, d_line, d_sample = _tie_points(np.maximum(simulated, 0.0), amplitude * amplitude, dense)
+    rows, cols, d_line, d_sample = _tie_points(simulated, IntensitySource(amplitude), dense)
     try:
         correction = fit_correction(rows, cols, d_line, d_sample, scale=params.fit_scale)
     except InputError as exc:
@@ -152,41 +177,52 @@ def refine_master(
 
 def rectify_slave(
     slave: Scene,
-    amplitude: np.ndarray,
-    reference: np.ndarray,
-    ground: GroundLookup,
+    image: SceneImage,
+    reference: Source,
+    ground: GroundSource,
     params: RectifyParameters,
     terrain: TerrainMask | None = None,
     *,
     threads: int | None = None,
     memory_mb: float = 1024.0,
-) -> tuple[np.ndarray, Scene, dict]:
+    strip_mb: float = 256.0,
+) -> tuple[RectifiedSource, Scene, dict]:
     """Steps ii-iii for one slave: resample into master geometry, refine its timing, repeat.
 
-    Returns the rectified amplitude (master grid), the refined slave scene and a QC dict.
-    Pixels in layover in the master, or whose ground point lies in layover or shadow as the
-    slave sees it (``terrain``), are NaN. ``threads`` and ``memory_mb``: of the tie-point
-    tracking (see :func:`_tie_points`).
+    Returns the rectified slave as a window source in the master grid (to write in strips:
+    nothing here holds a whole raster), the refined slave scene and a QC dict. Pixels in
+    layover in the master, or whose ground point lies in layover or shadow as the slave sees it
+    (``terrain``), are NaN. ``threads`` and ``memory_mb``: of the tie-point tracking (see
+    :func:`_tie_points`); ``strip_mb``: of the passes over whole rasters in strips (the slave's
+    mean, the hidden fraction).
+
+    Each pass tracks the slave resampled with its current geometry against the reference,
+    converts the offsets to slave pixels (the affine Jacobian of the master -> slave mapping,
+    fitted on the tie-point grid) and fits the slave's timing correction at the tie points'
+    slave positions, ignoring moving ground.
     """
     tracking = {"threads": threads, "memory_mb": memory_mb}
-    lines, samples = ground.lat_deg.shape
-    master_line, master_sample = np.meshgrid(
-        np.arange(lines, dtype=float), np.arange(samples, dtype=float), indexing="ij"
-    )
+    fill = image.mean(memory_mb=strip_mb)
     scene = slave
     history = []
     for _ in range(params.iterations):
-        line_s, sample_s = slave_coordinates(ground, RadarGeometry(scene))
-        rectified = resample(amplitude, line_s, sample_s, order=params.interpolation_order)
-        rows, cols, d_line, d_sample = _tie_points(reference, rectified, params, **tracking)
-        jac = affine_jacobian(master_line, master_sample, line_s, sample_s)
+        geometry = RadarGeometry(scene)
+        rectified = RectifiedSource(
+            image, ground, geometry, order=params.interpolation_order, fill_value=fill
+        )
+        field = _field(reference, rectified, params, **tracking)
+        node_l, node_s = np.meshgrid(
+            np.rint(field.rows).astype(np.intp), np.rint(field.cols).astype(np.intp), indexing="ij"
+        )
+        line_s, sample_s = slave_coordinates(ground.at(node_l, node_s), geometry)
+        jac = affine_jacobian(node_l.astype(float), node_s.astype(float), line_s, sample_s)
+        good = _good(field, params)
         # Offsets in master pixels -> slave pixels; fitted at the slave position of each tie point.
-        r, c = np.rint(rows).astype(int), np.rint(cols).astype(int)
-        d_slave = jac @ np.vstack([d_line, d_sample])
+        d_slave = jac @ np.vstack([field.azimuth_px[good], field.range_px[good]])
         try:
             correction = fit_correction(
-                line_s[r, c],
-                sample_s[r, c],
+                line_s[good],
+                sample_s[good],
                 d_slave[0],
                 d_slave[1],
                 scale=params.fit_scale,
@@ -196,21 +232,24 @@ def rectify_slave(
             raise InputError(f"{slave.sidecar or slave.id}: steps ii-iii (slave vs master): {exc}") from None
         scene = corrected_scene(scene, correction)
         history.append(correction.as_dict())
-    line_s, sample_s = slave_coordinates(ground, RadarGeometry(scene))
-    rectified = resample(amplitude, line_s, sample_s, order=params.interpolation_order)
-    rectified[ground.layover] = np.nan
-    if terrain is not None:
-        hidden = terrain.hidden_in(RadarGeometry(scene))
-        rectified[hidden] = np.nan
-    qc = _residual_qc(reference, rectified, params, **tracking)
+    geometry = RadarGeometry(scene)
+    seen_badly = terrain.hidden_in(geometry) if terrain is not None else None
+
+    def hidden(g):
+        return g.layover if seen_badly is None else g.layover | seen_badly(g)
+
+    final = RectifiedSource(
+        image, ground, geometry, order=params.interpolation_order, fill_value=fill, hidden=hidden
+    )
+    qc = _residual_qc(reference, final, params, **tracking)
     qc["refinements"] = history
-    if terrain is not None:
-        qc["layover_shadow_fraction"] = float(hidden.mean())
-    return rectified, scene, qc
+    if seen_badly is not None:
+        qc["layover_shadow_fraction"] = hidden_fraction(ground, seen_badly, memory_mb=strip_mb)
+    return final, scene, qc
 
 
 def _residual_qc(
-    reference: np.ndarray, rectified: np.ndarray, params: RectifyParameters, **tracking: Any
+    reference: np.ndarray | Source, rectified: np.ndarray | Source, params: RectifyParameters, **tracking: Any
 ) -> dict:
     """Residual offsets after rectification: robust RMS (moving ground excluded) and counts."""
     rows, cols, d_line, d_sample = _tie_points(reference, rectified, params, **tracking)
@@ -290,6 +329,7 @@ def rectify_stack(
     final_master: str | None = None,
     progress: ProgressCallback | None = None,
     executor: Executor | None = None,
+    memory_mb: float = 1024.0,
 ) -> Stack:
     """Rectify every scene of a stack into the final master's geometry (resumable).
 
@@ -300,8 +340,16 @@ def rectify_stack(
     final master is one :class:`~processing_core.rectify.tasks.SceneTask`, sent in waves
     (a scene once its reference is rectified), e.g. to a Dask cluster; the outputs are
     identical to the serial run's.
+
+    ``memory_mb`` bounds the working memory of the improved method (shared by the cores; each
+    scene task gets ``memory_mb / cores``): rasters are read, computed and written in windows
+    and strips that fit it, whatever the scenes' size (:mod:`processing_core.rectify.sources`).
+    The traditional method holds whole scenes.
     """
     from processing_core.rectify import tasks as scene_tasks
+
+    if not (isinstance(memory_mb, (int, float)) and memory_mb > 0):
+        raise ValueError(f"memory_mb must be positive, got {memory_mb!r}")
 
     params = params or RectifyParameters()
     stack = load_stack(stack_dir)
@@ -318,7 +366,12 @@ def rectify_stack(
             old.unlink()
     _write_json(param_file, wanted)
     master = scenes[final_id]
-    master_amp = read_amplitude(master)
+    per_process_mb = memory_mb / max(1, os.cpu_count() or 1)  # a task's share (the same tiles)
+    master_image = SceneImage(master)
+    if params.method == "traditional":
+        master_amp = read_amplitude(master)
+    else:
+        master_image.mean(memory_mb=per_process_mb)  # no valid pixel, constant: refused before any work
     dem = read_dem(dem_path, vertical=params.dem_vertical)
     lat, lon = scene_footprint(RadarGeometry(master), float(np.nanmedian(dem.heights_m)))
     require_coverage(dem, lat, lon, what=f"final master {final_id}")
@@ -333,7 +386,7 @@ def rectify_stack(
             os.path.abspath(out),
             asdict(params),
             os.path.abspath(dem_path),
-            memory_mb=1024.0 / max(1, os.cpu_count() or 1),  # the tie points' tiles of this process
+            memory_mb=per_process_mb,  # tie points' tiles and strips as in this process
             **extra,
         )
 
@@ -385,10 +438,9 @@ def rectify_stack(
             ground_lut=False,
             progress=scaled(progress, 0.0, 0.05),
         )
-        simulated = gdal.Open(
-            str(next(p for p in nominal if p.name == "simulated_intensity.tif"))
-        ).ReadAsArray()
-        refined, correction = refine_master(master, simulated, master_amp, params)
+        simulated = RasterSource(next(p for p in nominal if p.name == "simulated_intensity.tif"))
+        refined, correction = refine_master(master, simulated, master_image, params)
+        simulated.close()
         scene_tasks.write_refined(refined, refined_master_path)
         write_lookup_tables(
             refined_master_path,
@@ -400,15 +452,19 @@ def rectify_stack(
         _write_json(
             geometry_dir / "refinement.json", {"final_master": final_id, "step_i": correction.as_dict()}
         )
-    ground = scene_tasks.read_ground(geometry_dir / "ground_lut.tif")
-    terrain = TerrainMask(dem, ground)
-    master_image = master_amp.astype(np.float32)
-    hidden = terrain.hidden_in(RadarGeometry(read_scene(refined_master_path))) | ground.layover
-    master_image[hidden] = np.nan
-    references = {final_id: master_image}
+    ground = GroundSource(geometry_dir / "ground_lut.tif")
+    terrain = TerrainMask(dem, ground, memory_mb=per_process_mb)
     if not (out / f"{final_id}.tif").exists():
-        qc = {"method": "improved", "reference": "itself", "layover_shadow_fraction": float(hidden.mean())}
-        scene_tasks.write_rectified(out, final_id, master_image, qc)
+        seen_badly = terrain.hidden_in(RadarGeometry(read_scene(refined_master_path)))
+
+        def hidden(g):
+            return seen_badly(g) | g.layover
+
+        fraction = hidden_fraction(ground, hidden, memory_mb=per_process_mb)
+        qc = {"method": "improved", "reference": "itself", "layover_shadow_fraction": fraction}
+        scene_tasks.write_rectified(
+            out, final_id, MaskedSource(master_image, ground, hidden), qc, memory_mb=per_process_mb
+        )
     platform_masters = set(stack.masters.get("per_platform", {}).values())
     slaves = [
         task(s, _reference_of(stack, scenes[s], final_id), geometry_dir=os.path.abspath(geometry_dir))
@@ -423,7 +479,6 @@ def rectify_stack(
             scenes=scenes,
             ground=ground,
             terrain=terrain,
-            references=references,
             platform_masters=platform_masters,
             total=len(order),
             progress=progress,

@@ -10,14 +10,17 @@ Some scenes are matched against another rectified scene (a platform's slaves aga
 platform's master, :func:`processing_core.rectify.chain._reference_of`), so the tasks go to an
 executor in waves: a task is sent once its reference's raster exists (:func:`rectify_with`).
 
-The serial path (:func:`rectify_here`, the default) keeps the arrays it already holds (the
-ground lookup table, the terrain mask, the references) instead of reading them back. Those are
-the very values a task reads: the references are float32 rasters written losslessly (DEFLATE)
-from the same float32 arrays, and the ground lookup table and terrain mask are computed from the
-same files in both paths. Two things besides the inputs change the last bits of a scene, and
-both are pinned: the number of BLAS threads (both paths fit on one, as Dask's workers do) and
-the tiles of the tie-point tracking, which follow its memory per thread (a task gets the serial
-run's: ``1024 MiB / cores`` of the driver). So both paths write the same bits.
+Nothing holds a whole raster (:mod:`processing_core.rectify.sources`): the scene, its reference
+and the ground lookup table are read by windows, the rectified scene is computed for the tiles
+the offset engine asks for and written in strips, so a task's memory is its ``memory_mb`` (plus
+the DEM), whatever the scenes' size.
+
+The serial path (:func:`rectify_here`, the default) runs the same function as a task, with the
+ground lookup table and terrain mask the driver has opened. Two things besides the inputs change
+the last bits of a scene, and both are pinned: the number of BLAS threads (both paths fit on
+one, as Dask's workers do) and the tiles of the tie-point tracking, which follow its memory per
+thread (the serial path runs all cores with a task's memory each). So both paths write the
+same bits.
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ from processing_core.blas_threads import single_threaded_blas
 from processing_core.dem import read_dem
 from processing_core.errors import InputError
 from processing_core.execution import Executor
-from processing_core.lookup import GroundLookup
+from processing_core.offsets.files import RasterSource
+from processing_core.offsets.tiles import Source
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rasters import write_geotiff
 from processing_core.rectify import chain as _chain
+from processing_core.rectify.sources import GroundSource, SceneImage, write_strips
 from processing_core.scene import Scene, read_scene, write_scene
 
 gdal.UseExceptions()
@@ -102,56 +107,58 @@ def rectify_scene(task: SceneTask) -> str:
         write_rectified(out, task.scene_id, image, qc)
         return task.scene_id
     geometry_dir = Path(task.geometry_dir)
-    ground, terrain = _geometry(geometry_dir / "ground_lut.tif", task.dem_path, params.dem_vertical)
-    reference = read_reference(out / f"{task.reference_id}.tif")
+    ground, terrain = _geometry(
+        geometry_dir / "ground_lut.tif", task.dem_path, params.dem_vertical, task.memory_mb
+    )
     finish_slave(
-        task.scene_id,
-        scene,
-        reference,
-        task.reference_id,
-        ground=ground,
-        terrain=terrain,
-        params=params,
-        out=out,
-        refined_dir=geometry_dir / "refined",
-        tracking={"threads": task.threads, "memory_mb": task.memory_mb},
+        task, scene, ground=ground, terrain=terrain, threads=task.threads, tracking_mb=task.memory_mb
     )
     return task.scene_id
 
 
-def read_reference(path: Path) -> np.ndarray:
-    """A rectified scene (float32, NaN where hidden) as a reference to match against."""
+def read_reference(path: Path) -> RasterSource:
+    """A rectified scene (float32, NaN where hidden) as a reference to match against, by windows."""
     if not path.exists():
         raise InputError(f"{path}: reference scene not rectified (rerun rectify)")
-    return gdal.Open(str(path)).ReadAsArray()
+    return RasterSource(path)
 
 
 def finish_slave(
-    scene_id: str,
+    task: SceneTask,
     scene: Scene,
-    reference: np.ndarray,
-    reference_id: str,
     *,
-    ground: GroundLookup,
+    ground: GroundSource,
     terrain: _chain.TerrainMask,
-    params: _chain.RectifyParameters,
-    out: Path,
-    refined_dir: Path,
-    tracking: dict[str, Any] | None = None,
-) -> np.ndarray:
-    """Steps ii-iii of one scene, its refined sidecar and rectified raster written; returns the raster.
+    threads: int,
+    tracking_mb: float,
+) -> None:
+    """Steps ii-iii of one scene of the improved method; its refined sidecar and rectified raster
+    (written in strips) and QC report written.
 
     OpenBLAS runs on one thread meanwhile, here as in a Dask worker (whose BLAS has one thread):
-    a multi-threaded BLAS changes the last bits of the fits. ``tracking``: ``threads`` and
-    ``memory_mb`` of the tie-point tracking (default: this process's).
+    a multi-threaded BLAS changes the last bits of the fits. ``threads`` and ``tracking_mb``: of
+    the tie-point tracking (whose tiles follow the memory per thread); the strips' memory is
+    ``task.memory_mb`` whichever way the scene runs.
     """
+    out = Path(task.out_dir)
+    params = _chain.RectifyParameters(**task.params)
+    reference = read_reference(out / f"{task.reference_id}.tif")
     with single_threaded_blas():
         image, refined, qc = _chain.rectify_slave(
-            scene, _chain.read_amplitude(scene), reference, ground, params, terrain, **(tracking or {})
+            scene,
+            SceneImage(scene),
+            reference,
+            ground,
+            params,
+            terrain,
+            threads=threads,
+            memory_mb=tracking_mb,
+            strip_mb=task.memory_mb,
         )
-    write_refined(refined, refined_dir / f"{scene_id}.json")
-    write_rectified(out, scene_id, image, qc | {"method": "improved", "reference": reference_id})
-    return image
+        write_refined(refined, Path(task.geometry_dir) / "refined" / f"{task.scene_id}.json")
+        qc = qc | {"method": "improved", "reference": task.reference_id}
+        write_rectified(out, task.scene_id, image, qc, memory_mb=task.memory_mb)
+    reference.close()
 
 
 def write_refined(scene: Scene, path: Path) -> None:
@@ -160,26 +167,24 @@ def write_refined(scene: Scene, path: Path) -> None:
     write_scene(replace(scene, image=image, sidecar=path), path)
 
 
-def write_rectified(out: Path, scene_id: str, image: np.ndarray, qc: dict[str, Any]) -> None:
+def write_rectified(
+    out: Path, scene_id: str, image: np.ndarray | Source, qc: dict[str, Any], *, memory_mb: float = 256.0
+) -> None:
     """``<out>/<scene_id>.json`` (QC report), then ``<out>/<scene_id>.tif`` (float32, NaN nodata).
 
-    The QC report first: the raster is what marks the scene done, so a run killed between the
-    two never leaves a rectified raster without its report.
+    ``image``: an array, or a window source in the master grid written in strips that fit
+    ``memory_mb``. The QC report first: the raster is what marks the scene done, so a run killed
+    between the two never leaves a rectified raster without its report.
     """
     _chain._write_json(out / f"{scene_id}.json", {"scene": scene_id, **qc})
-    write_geotiff(
-        out / f"{scene_id}.tif", [image], descriptions=["amplitude"], metadata={"SCENE_ID": scene_id}
-    )
+    metadata = {"SCENE_ID": scene_id}
+    if isinstance(image, np.ndarray):
+        write_geotiff(out / f"{scene_id}.tif", [image], descriptions=["amplitude"], metadata=metadata)
+    else:
+        write_strips(out / f"{scene_id}.tif", image, memory_mb=memory_mb, metadata=metadata)
 
 
-def read_ground(path: Path) -> GroundLookup:
-    """The final master's ground lookup table (``geometry/ground_lut.tif``)."""
-    ds = gdal.Open(str(path))
-    lat, lon, h, layover = (ds.GetRasterBand(i).ReadAsArray() for i in (1, 2, 3, 4))
-    return GroundLookup(lat, lon, h, layover > 0)
-
-
-_CACHE: dict[tuple[Any, ...], tuple[GroundLookup, _chain.TerrainMask]] = {}
+_CACHE: dict[tuple[Any, ...], tuple[GroundSource, _chain.TerrainMask]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -188,7 +193,9 @@ def _stamp(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     return str(path), st.st_size, st.st_mtime_ns
 
 
-def _geometry(lut: Path, dem_path: str, vertical: str) -> tuple[GroundLookup, _chain.TerrainMask]:
+def _geometry(
+    lut: Path, dem_path: str, vertical: str, memory_mb: float
+) -> tuple[GroundSource, _chain.TerrainMask]:
     """The ground lookup table and terrain mask of a stack, kept for the next task of this process
     (one stack at a time; keyed by the files' size and modification time)."""
     key = (_stamp(lut), _stamp(dem_path), vertical)
@@ -196,8 +203,9 @@ def _geometry(lut: Path, dem_path: str, vertical: str) -> tuple[GroundLookup, _c
         found = _CACHE.get(key)
         if found is None:
             _CACHE.clear()
-            ground = read_ground(lut)
-            found = (ground, _chain.TerrainMask(read_dem(dem_path, vertical=vertical), ground))
+            ground = GroundSource(lut)
+            terrain = _chain.TerrainMask(read_dem(dem_path, vertical=vertical), ground, memory_mb=memory_mb)
+            found = (ground, terrain)
             _CACHE[key] = found
     return found
 
@@ -206,40 +214,28 @@ def rectify_here(
     tasks: list[SceneTask],
     *,
     scenes: dict[str, Scene],
-    ground: GroundLookup,
+    ground: GroundSource,
     terrain: _chain.TerrainMask,
-    references: dict[str, np.ndarray],
     platform_masters: set[str],
     total: int,
     progress: ProgressCallback | None = None,
 ) -> None:
-    """The improved method's slaves in this process, with the arrays the driver holds.
+    """The improved method's slaves in this process, with the ground table and terrain mask the
+    driver holds.
 
-    Platform masters first, one after the other (the other slaves match them; each is kept in
-    ``references``), then the slaves two at a time: the work is numpy and FFTs, which release
-    the GIL. Progress runs from 0.2 to 0.2 + 0.8 * len(tasks) / total.
+    Platform masters first, one after the other (the other slaves match them), then the slaves
+    two at a time: the work is numpy and FFTs, which release the GIL. Progress runs from 0.2 to
+    0.2 + 0.8 * len(tasks) / total.
     """
 
+    cores = max(1, os.cpu_count() or 1)
+
     def one(task: SceneTask) -> None:
-        out = Path(task.out_dir)
-        if (out / f"{task.scene_id}.tif").exists():
-            return
-        reference = references.get(task.reference_id)
-        if reference is None:
-            reference = read_reference(out / f"{task.reference_id}.tif")
-        image = finish_slave(
-            task.scene_id,
-            scenes[task.scene_id],
-            reference,
-            task.reference_id,
-            ground=ground,
-            terrain=terrain,
-            params=_chain.RectifyParameters(**task.params),
-            out=out,
-            refined_dir=Path(task.geometry_dir) / "refined",
-        )
-        if task.scene_id in platform_masters:
-            references[task.scene_id] = image
+        if not (Path(task.out_dir) / f"{task.scene_id}.tif").exists():
+            # All cores on one scene's tiles, with a task's memory per thread: the same tiles.
+            scene = scenes[task.scene_id]
+            tracking_mb = task.memory_mb * cores
+            finish_slave(task, scene, ground=ground, terrain=terrain, threads=cores, tracking_mb=tracking_mb)
 
     firsts = [t for t in tasks if t.scene_id in platform_masters]
     rest = [t for t in tasks if t.scene_id not in platform_masters]
@@ -302,7 +298,6 @@ def rectify_with(
 
 __all__ = [
     "SceneTask",
-    "read_ground",
     "rectify_here",
     "rectify_scene",
     "rectify_with",

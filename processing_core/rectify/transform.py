@@ -9,6 +9,8 @@ topographic and incidence-angle parallax removed, whatever the baseline.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 from scipy.ndimage import map_coordinates
 
@@ -27,7 +29,55 @@ def slave_coordinates(ground: GroundLookup, slave: RadarGeometry) -> tuple[np.nd
     return line, sample
 
 
-def resample(image: np.ndarray, line: np.ndarray, sample: np.ndarray, *, order: int = 3) -> np.ndarray:
+SPLINE_MARGIN_PX = 32
+"""Pixels read beyond the points a window needs: the cubic B-spline's prefilter (pole
+2 - sqrt(3) = 0.268) carries a pixel's influence 0.268**32 ~ 5e-19 that far, so a window's
+values equal the whole image's to float64 rounding."""
+
+
+class _Window(Protocol):
+    shape: tuple[int, int]
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray: ...
+
+
+def resample_from(
+    source: _Window,
+    line: np.ndarray,
+    sample: np.ndarray,
+    *,
+    order: int = 3,
+    fill_value: float,
+    margin_px: int = SPLINE_MARGIN_PX,
+) -> np.ndarray:
+    """:func:`resample` of an image read only around the points: ``source.read(y0, y1, x0, x1)``.
+
+    The window spans the points inside the image plus ``margin_px``; ``fill_value`` replaces the
+    no-data before the spline (the whole image's mean, so that every window fills alike).
+    """
+    lines, samples = source.shape
+    ok = np.isfinite(line) & np.isfinite(sample)
+    ok &= (line >= 0) & (line <= lines - 1) & (sample >= 0) & (sample <= samples - 1)
+    if not ok.any():
+        return np.full(np.shape(line), np.nan, dtype=np.float32)
+    y0 = max(int(np.floor(line[ok].min())) - margin_px, 0)
+    y1 = min(int(np.ceil(line[ok].max())) + margin_px + 1, lines)
+    x0 = max(int(np.floor(sample[ok].min())) - margin_px, 0)
+    x1 = min(int(np.ceil(sample[ok].max())) + margin_px + 1, samples)
+    patch = source.read(y0, y1, x0, x1)
+    inside_l = np.where(ok, line - y0, np.nan)
+    inside_s = np.where(ok, sample - x0, np.nan)
+    return resample(patch, inside_l, inside_s, order=order, fill_value=fill_value)
+
+
+def resample(
+    image: np.ndarray,
+    line: np.ndarray,
+    sample: np.ndarray,
+    *,
+    order: int = 3,
+    fill_value: float | None = None,
+) -> np.ndarray:
     """``image`` sampled at fractional (line, sample) with a cubic spline; NaN outside or near no-data.
 
     Parameters
@@ -38,11 +88,15 @@ def resample(image: np.ndarray, line: np.ndarray, sample: np.ndarray, *, order: 
         Coordinates to sample, any shape (NaN gives NaN).
     order
         Spline order (1 bilinear, 3 cubic).
+    fill_value
+        Put into the no-data before the spline (default: the image's mean).
     """
     if order not in (1, 3):
         raise ValueError(f"order must be 1 or 3, got {order}")
     bad = ~np.isfinite(image)
-    filled = np.where(bad, np.nanmean(image) if (~bad).any() else 0.0, image).astype(np.float64)
+    if fill_value is None:
+        fill_value = float(np.nanmean(image)) if (~bad).any() else 0.0
+    filled = np.where(bad, fill_value, image).astype(np.float64)
     ok = np.isfinite(line) & np.isfinite(sample)
     ok &= (line >= 0) & (line <= image.shape[0] - 1) & (sample >= 0) & (sample <= image.shape[1] - 1)
     out = np.full(line.shape, np.nan, dtype=np.float32)
