@@ -24,6 +24,7 @@ import pyproj
 from processing_core.dem import Dem, _upsample, bilinear, read_dem, require_coverage
 from processing_core.ellipsoid import ellipsoid_normal, geodetic_to_ecef
 from processing_core.geometry import RadarGeometry
+from processing_core.lookup_tiles import FacetSplat, write_ground_tiles, write_intensity_tiles
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rasters import write_geotiff
 from processing_core.scene import read_scene
@@ -201,61 +202,23 @@ def simulate_intensity(
     (bilinear positions) until each piece covers under half a pixel, so coarse DEMs
     leave no holes. The result is normalised to a median of 1 over lit pixels.
     """
-    sigma = np.cos(np.radians(lookup.local_incidence_deg)) ** 2
-    sigma[lookup.local_incidence_deg >= 90.0] = 0.0
-    sigma[(lookup.mask & SHADOW) > 0] = 0.0
-    weight = np.nan_to_num(sigma * lookup.area_m2)
-    line = lookup.line
-    sample = lookup.sample
-    # Facets with four solved corners only; their corner positions as flat arrays.
-    quad = np.isfinite(line[:-1, :-1]) & np.isfinite(line[:-1, 1:]) & np.isfinite(line[1:, :-1])
-    quad &= np.isfinite(line[1:, 1:])
-    corners = [(slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None))]
-    corners += [(slice(1, None), slice(None, -1)), (slice(1, None), slice(1, None))]
-    lq4 = [line[c][quad] for c in corners]
-    sq4 = [sample[c][quad] for c in corners]
-    # A facet scatters the mean of its four corners' sigma0 * area (as the simulator does).
-    w = (0.25 * (weight[:-1, :-1] + weight[:-1, 1:] + weight[1:, :-1] + weight[1:, 1:]))[quad]
-    acc = np.zeros(lines * samples)
-    # Sub-facets at most half a pixel apart, counted separately along DEM rows and columns.
-    factor_a = factor_b = 1
-    if w.size:
-        along_rows = np.concatenate([np.abs(lq4[2] - lq4[0]), np.abs(sq4[2] - sq4[0])])
-        along_cols = np.concatenate([np.abs(lq4[1] - lq4[0]), np.abs(sq4[1] - sq4[0])])
-        # Robust extents: the few facets stretched by layover need no finer pieces than the rest.
-        factor_a = int(min(max_oversample, max(1, np.ceil(2.0 * np.percentile(along_rows, 99.5)))))
-        factor_b = int(min(max_oversample, max(1, np.ceil(2.0 * np.percentile(along_cols, 99.5)))))
-    w = w / (factor_a * factor_b)
-    for i, a in enumerate((np.arange(factor_a) + 0.5) / factor_a):
-        report(progress, i / factor_a, "simulating intensity")
-        # One bincount per row of sub-facets: bincount's cost is dominated by the output size.
-        pixel, weights = [], []
-        for b in (np.arange(factor_b) + 0.5) / factor_b:
-            wts = ((1 - a) * (1 - b), (1 - a) * b, a * (1 - b), a * b)
-            lq = sum(wt * q for wt, q in zip(wts, lq4))
-            sq = sum(wt * q for wt, q in zip(wts, sq4))
-            # Bilinear splatting onto the four nearest pixels keeps flat ground free of aliasing.
-            l0 = np.floor(lq).astype(np.intp)
-            s0 = np.floor(sq).astype(np.intp)
-            fl = lq - l0
-            fs = sq - s0
-            for dl, ds, share in (
-                (0, 0, (1 - fl) * (1 - fs)),
-                (0, 1, (1 - fl) * fs),
-                (1, 0, fl * (1 - fs)),
-                (1, 1, fl * fs),
-            ):
-                li, si = l0 + dl, s0 + ds
-                keep = (li >= 0) & (li < lines) & (si >= 0) & (si < samples)
-                pixel.append(li[keep] * samples + si[keep])
-                weights.append((w * share)[keep])
-        acc += np.bincount(np.concatenate(pixel), weights=np.concatenate(weights), minlength=lines * samples)
-    image = acc.reshape(lines, samples)
+    splat = FacetSplat.from_grid(
+        lookup.line, lookup.sample, _facet_weight(lookup), max_oversample=max_oversample
+    )
+    image = splat.accumulate((0, lines, 0, samples), progress=progress)
     lit = image[image > 0]
     if lit.size:
         image /= np.median(lit)
     report(progress, 1.0, "simulated intensity done")
     return image.astype(np.float32)
+
+
+def _facet_weight(lookup: DemLookup) -> np.ndarray:
+    """Scattered power of each DEM cell, ``cos^2(local incidence) * area`` (m^2), DEM shape."""
+    sigma = np.cos(np.radians(lookup.local_incidence_deg)) ** 2
+    sigma[lookup.local_incidence_deg >= 90.0] = 0.0
+    sigma[(lookup.mask & SHADOW) > 0] = 0.0
+    return np.nan_to_num(sigma * lookup.area_m2)
 
 
 @dataclass(frozen=True)
@@ -429,6 +392,7 @@ def write_lookup_tables(
     *,
     dem_vertical: str = "egm96",
     ground_lut: bool = True,
+    memory_mb: float = 1024.0,
     progress: ProgressCallback | None = None,
 ) -> list[Path]:
     """Compute the step-i products of one scene over a DEM and write them as GeoTIFFs.
@@ -438,11 +402,41 @@ def write_lookup_tables(
     255 outside the scene), ``simulated_intensity.tif`` (radar grid) and, unless
     ``ground_lut`` is false, ``ground_lut.tif`` (radar grid: lat, lon, height, layover 0/1).
 
+    The DEM and the DEM-grid products are held in memory; the radar-grid rasters are
+    computed and written in 2-D tiles (:mod:`processing_core.lookup_tiles`) sized by
+    ``memory_mb``, with the same values as :func:`simulate_intensity` and
+    :func:`radar_to_ground` give on the whole grid.
+
+    Parameters
+    ----------
+    scene_path, dem_path
+        The scene's sidecar and the DEM (GeoTIFF).
+    out_dir
+        Folder of the products (created).
+    dem_vertical
+        Vertical datum of the DEM heights (see :func:`processing_core.dem.read_dem`).
+    ground_lut
+        Whether to write ``ground_lut.tif``.
+    memory_mb
+        Budget of the radar-grid tiles, MiB (> 0); memory for the DEM-grid arrays, which
+        scale with the DEM and not with the scene, comes on top.
+    progress
+        Progress callback.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
     Raises
     ------
+    ValueError
+        When ``memory_mb`` is not positive.
     SceneFormatError, DemError
         For a bad sidecar, or a DEM that cannot be read or does not cover the scene.
     """
+    if not (isinstance(memory_mb, (int, float)) and memory_mb > 0 and np.isfinite(memory_mb)):
+        raise ValueError(f"memory_mb must be a positive number of MiB, got {memory_mb!r}")
     scene = read_scene(scene_path)
     geometry = RadarGeometry(scene)
     dem = read_dem(dem_path, vertical=dem_vertical)
@@ -477,23 +471,33 @@ def write_lookup_tables(
             metadata=common,
         )
     )
-    image = simulate_intensity(
-        lut, scene.radar_grid.lines, scene.radar_grid.samples, progress=scaled(progress, 0.3, 0.45)
-    )
+    lines, samples = scene.radar_grid.lines, scene.radar_grid.samples
+    splat = FacetSplat.from_grid(lut.line, lut.sample, _facet_weight(lut))
+    del lut  # the facets are all the intensity needs
     written.append(
-        write_geotiff(
-            out / "simulated_intensity.tif", [image], descriptions=["simulated_intensity"], metadata=common
+        write_intensity_tiles(
+            out / "simulated_intensity.tif",
+            splat,
+            lines,
+            samples,
+            memory_mb=memory_mb,
+            metadata=common,
+            progress=scaled(progress, 0.3, 0.45),
         )
     )
+    del splat
     if ground_lut:
-        ground = radar_to_ground(geometry, dem, progress=scaled(progress, 0.45, 1.0))
         written.append(
-            write_geotiff(
+            write_ground_tiles(
                 out / "ground_lut.tif",
-                [ground.lat_deg, ground.lon_deg, ground.height_m, ground.layover.astype(np.float64)],
-                descriptions=["lat_deg", "lon_deg", "height_m", "layover"],
+                lines,
+                samples,
+                lambda window, step, block_lines: radar_to_ground(
+                    geometry, dem, coarse_step=step, block_lines=block_lines, window=window
+                ),
+                memory_mb=memory_mb,
                 metadata=common,
-                dtype=np.float64,
+                progress=scaled(progress, 0.45, 1.0),
             )
         )
     report(progress, 1.0, "lookup tables written")

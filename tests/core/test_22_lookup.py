@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from geometry_helpers import BIGTUJUNGA, alos_scene, write_geographic_dem
@@ -19,6 +21,14 @@ from processing_core.lookup import (
     simulate_intensity,
     write_lookup_tables,
 )
+from processing_core.lookup_tiles import (
+    GROUND_BYTES_PER_PIXEL,
+    INTENSITY_BYTES_PER_PIXEL,
+    FacetSplat,
+    _PositiveMedian,
+    tile_shape,
+    tile_windows,
+)
 from processing_core.scene import write_scene
 
 LAT0, LON0 = 34.32, -118.15
@@ -26,9 +36,13 @@ STEP = 0.0003  # deg, ~33 m north-south, ~28 m east-west
 
 
 def _synthetic_dem(tmp_path, heights, name="dem.tif"):
+    return _synthetic_dem_step(tmp_path, heights, STEP, name)
+
+
+def _synthetic_dem_step(tmp_path, heights, step, name="dem.tif"):
     rows, cols = heights.shape
     return write_geographic_dem(
-        tmp_path / name, heights, LAT0 + rows / 2 * STEP, LON0 - cols / 2 * STEP, STEP
+        tmp_path / name, heights, LAT0 + rows / 2 * step, LON0 - cols / 2 * step, step
     )
 
 
@@ -200,3 +214,141 @@ def test_lat_lon_of_ground_lut_are_geodetic():
     )
     la, lo, h = ecef_to_geodetic(xyz)
     assert (la, lo, h) == pytest.approx((lat, lon, 900.0), abs=1e-6)
+
+
+def _band(path, i):
+    ds = gdal.Open(str(path))  # kept alive while its band is read
+    return ds.GetRasterBand(i).ReadAsArray()
+
+
+def test_tiled_rasters_equal_the_whole_arrays(tmp_path):
+    """With a budget of a few MiB both radar-grid rasters are written in many tiles, bit for bit."""
+    lines, samples, memory_mb = 900, 600, 8.0
+    scene = alos_scene(lines=lines, samples=samples)
+    sidecar = write_scene(scene, tmp_path / "scene.json")
+    written = write_lookup_tables(sidecar, BIGTUJUNGA, tmp_path / "lut", memory_mb=memory_mb)
+    assert sorted(p.name for p in written) == sorted(
+        ["dem_lut.tif", "layover_shadow.tif", "simulated_intensity.tif", "ground_lut.tif"]
+    )
+    # Several tiles of each raster, the ground tiles on multiples of the coarse step (8).
+    ground_tile = tile_shape(lines, samples, memory_mb, GROUND_BYTES_PER_PIXEL, multiple=8)
+    image_tile = tile_shape(lines, samples, memory_mb, INTENSITY_BYTES_PER_PIXEL)
+    assert len(tile_windows(lines, samples, *ground_tile)) > 10
+    assert len(tile_windows(lines, samples, *image_tile)) > 3
+    assert ground_tile[0] % 8 == 0
+    assert ground_tile[1] % 8 == 0
+    geometry = RadarGeometry(scene)
+    dem = read_dem(BIGTUJUNGA)
+    whole = radar_to_ground(geometry, dem)
+    ground = tmp_path / "lut" / "ground_lut.tif"
+    for i, expected in enumerate((whole.lat_deg, whole.lon_deg, whole.height_m), start=1):
+        assert np.array_equal(_band(ground, i), expected, equal_nan=True)
+    assert np.array_equal(_band(ground, 4), whole.layover.astype(np.float64))
+    assert np.isfinite(whole.lat_deg).mean() > 0.95
+    image = simulate_intensity(dem_to_radar(geometry, dem), lines, samples)
+    tiled = _band(tmp_path / "lut" / "simulated_intensity.tif", 1)
+    assert tiled.dtype == np.float32
+    assert np.array_equal(tiled, image)
+    lit = tiled[tiled > 0]
+    assert lit.size > 0.5 * tiled.size
+    assert np.median(lit) == pytest.approx(1.0, abs=1e-6)  # normalised over the whole image, not per tile
+    for name, bands, dtype in (
+        ("ground_lut.tif", 4, gdal.GDT_Float64),
+        ("simulated_intensity.tif", 1, gdal.GDT_Float32),
+    ):
+        ds = gdal.Open(str(tmp_path / "lut" / name))
+        assert ds.RasterCount == bands
+        assert ds.GetRasterBand(1).DataType == dtype
+        assert np.isnan(ds.GetRasterBand(1).GetNoDataValue())
+        assert ds.GetMetadataItem("SCENE_ID") == scene.id
+    assert not [p.name for p in (tmp_path / "lut").iterdir() if p.name.startswith(".")]
+
+
+def test_splat_of_a_tile_equals_the_window_of_the_whole(real):
+    geometry, _, lut = real
+    lines, samples = geometry.grid.lines, geometry.grid.samples
+    splat = FacetSplat.from_grid(lut.line, lut.sample, np.nan_to_num(lut.area_m2))
+    whole = splat.accumulate((0, lines, 0, samples))
+    for window in ((0, 700, 0, 500), (1234, 1777, 901, 1800), (2999, 3000, 0, 1800)):
+        l0, l1, s0, s1 = window
+        index = splat.reaching(window)
+        assert index.size < splat.weight.size
+        assert np.array_equal(splat.accumulate(window, index), whole[l0:l1, s0:s1])
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 1001])
+def test_exact_median_of_positive_values_over_blocks(n):
+    rng = np.random.default_rng(n)
+    values = np.concatenate([rng.lognormal(0.0, 1.0, n), np.zeros(n // 3), np.full(n // 2, 1.0)])
+    values[rng.random(values.size) < 0.1] *= 1.0 + 2e-16  # neighbours one ulp apart
+    rng.shuffle(values)
+    blocks = np.array_split(values, 5)
+    median = _PositiveMedian()
+    for block in blocks:
+        median.add(block)
+    assert median.median(lambda: iter(blocks)) == np.median(values[values > 0])
+    assert _PositiveMedian().median(lambda: iter(())) is None
+
+
+@pytest.mark.parametrize("memory_mb", [0, -1.0, float("nan"), float("inf"), "512"])
+def test_memory_budget_must_be_positive(tmp_path, memory_mb):
+    sidecar = write_scene(alos_scene(lines=300, samples=200), tmp_path / "scene.json")
+    with pytest.raises(ValueError, match="memory_mb"):
+        write_lookup_tables(sidecar, BIGTUJUNGA, tmp_path / "lut", memory_mb=memory_mb)
+    assert not (tmp_path / "lut").exists()
+
+
+def test_tile_shape_follows_the_budget():
+    # 1 GiB / 400 B = 2.68 Mpx: sqrt 1638 -> 1536 (a multiple of 256); 2.68 M / 1536 = 1747 -> 1536.
+    assert tile_shape(20000, 20000, 1024.0, GROUND_BYTES_PER_PIXEL, multiple=8) == (1536, 1536)
+    lines, samples = tile_shape(20000, 20000, 1024.0, INTENSITY_BYTES_PER_PIXEL)
+    assert lines * samples * INTENSITY_BYTES_PER_PIXEL <= 1024 * 2**20
+    assert tile_shape(100, 50, 1024.0, 400) == (100, 50)
+    assert tile_shape(5000, 30, 1.0, 400, multiple=8) == (80, 30)  # narrow grid: full width, taller tiles
+    windows = tile_windows(900, 600, 256, 256)
+    cover = np.zeros((900, 600), dtype=int)
+    for l0, l1, s0, s1 in windows:
+        cover[l0:l1, s0:s1] += 1
+    assert (cover == 1).all()
+    with pytest.raises(ValueError, match="memory_mb"):
+        tile_shape(10, 10, 0.0, 400)
+
+
+def test_peak_memory_does_not_grow_with_the_radar_grid(tmp_path):
+    """16 times the pixels, the same DEM and budget: the radar-grid phase's extra memory stays put."""
+    rows, cols = 300, 360
+    r, c = np.mgrid[0:rows, 0:cols]
+    heights = 1000.0 + 150.0 * np.sin(r / 23.0) * np.cos(c / 31.0)
+    dem = _synthetic_dem_step(tmp_path, heights, 0.0009)
+    memory_mb = 16.0
+    peaks = []
+    for lines, samples in ((600, 500), (2400, 2000)):
+        sidecar = write_scene(alos_scene(lines=lines, samples=samples), tmp_path / f"s{lines}.json")
+        marks = {}
+
+        def progress(fraction, message, marks=marks):
+            if fraction >= 0.3 and "start" not in marks:  # the DEM-grid products are done
+                marks["start"] = tracemalloc.get_traced_memory()[0]
+                tracemalloc.reset_peak()
+
+        tracemalloc.start()
+        try:
+            write_lookup_tables(
+                sidecar,
+                dem,
+                tmp_path / f"lut{lines}",
+                dem_vertical="ellipsoid",
+                memory_mb=memory_mb,
+                progress=progress,
+            )
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        peaks.append(peak - marks["start"])
+        ground = gdal.Open(str(tmp_path / f"lut{lines}" / "ground_lut.tif"))
+        assert (ground.RasterYSize, ground.RasterXSize) == (lines, samples)
+        assert np.isfinite(ground.GetRasterBand(3).ReadAsArray()).mean() > 0.99
+    small, large = peaks
+    assert large < 2.0 * small
+    assert large < 1.5 * memory_mb * 2**20
+    assert large < 2400 * 2000 * 8  # less than one float64 band of the large grid
