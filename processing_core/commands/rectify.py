@@ -30,6 +30,13 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dem-vertical", choices=("egm96", "ellipsoid"), default="egm96", help="vertical datum of the DEM"
     )
+    p.add_argument(
+        "--memory-mb",
+        type=float,
+        default=1024.0,
+        help="working memory of the improved method in MiB, shared by the cores (default 1024); "
+        "rasters are read and written in windows that fit it, whatever the scene size",
+    )
     add_scheduler_options(p, what="the scenes (all but the final master)")
 
 
@@ -50,6 +57,8 @@ def _run(args: argparse.Namespace) -> int:
             dem_vertical=args.dem_vertical,
         )
         check_scheduler(args.scheduler, args.dask_workers)
+        if not args.memory_mb > 0:
+            raise ValueError(f"--memory-mb must be positive, got {args.memory_mb}")
     except ValueError as exc:
         raise InputError(str(exc)) from None
     dem = args.dem or DEFAULT_DEM
@@ -62,6 +71,7 @@ def _run(args: argparse.Namespace) -> int:
             final_master=args.final_master,
             progress=TextProgressBar("rectify"),
             executor=None if args.scheduler is None else executor,
+            memory_mb=args.memory_mb,
         )
     print(f"rectify: {len(stack.scenes)} scenes in the geometry of {stack.masters['final']} ({args.method})")
     return 0

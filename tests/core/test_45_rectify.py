@@ -199,3 +199,36 @@ def test_robust_fit_ignores_a_large_moving_minority():
     assert c.line.c0 == pytest.approx(0.7, abs=0.01)
     assert c.sample.c0 == pytest.approx(-1.2, abs=0.01)
     assert c.line.inliers > 0.9 * (~moving).sum()
+
+
+def test_windows_and_strips_equal_the_whole_scene_resampled(still):
+    """Memory bounded by configuration: a slave computed window by window (the offset engine's
+    tiles) or written in strips equals the whole-scene resampling (geo2rdr of every master pixel,
+    one cubic spline over the whole slave) to float32 rounding."""
+    from processing_core.rectify.sources import GroundSource, RectifiedSource, SceneImage, write_strips
+    from processing_core.rectify.transform import resample, slave_coordinates
+
+    root, stack = still
+    other = next(s for s in stack.scenes if s.id != stack.masters["final"])
+    scene = read_scene(root / "geometry" / "refined" / f"{other.id}.json")
+    ground = GroundSource(root / "geometry" / "ground_lut.tif")
+    image = SceneImage(scene)
+    amplitude = image.read(0, image.shape[0], 0, image.shape[1])
+    lines, samples = ground.shape
+    line, sample = slave_coordinates(ground.read(0, lines, 0, samples), RadarGeometry(scene))
+    whole = resample(amplitude, line, sample, order=3, fill_value=image.mean())
+    assert np.isfinite(whole).mean() > 0.9
+    source = RectifiedSource(image, ground, RadarGeometry(scene), order=3, fill_value=image.mean())
+    tiled = np.full(whole.shape, np.nan, dtype=np.float32)
+    for y0 in range(0, lines, 97):
+        for x0 in range(0, samples, 131):
+            y1, x1 = min(y0 + 97, lines), min(x0 + 131, samples)
+            tiled[y0:y1, x0:x1] = source.read(y0, y1, x0, x1)
+    np.testing.assert_allclose(tiled, whole, rtol=2e-7, atol=0, equal_nan=True)
+    strips = write_strips(root / "strips.tif", source, memory_mb=0.1, metadata={})  # 8-line strips
+    np.testing.assert_allclose(_read(strips), whole, rtol=2e-7, atol=0, equal_nan=True)
+    # A window reaching past the grid is NaN there, as the offset engine's tiles expect.
+    edge = source.read(lines - 5, lines + 5, -3, 7)
+    assert np.isnan(edge[5:]).all()
+    assert np.isnan(edge[:, :3]).all()
+    np.testing.assert_allclose(edge[:5, 3:], whole[-5:, :7], rtol=2e-7, equal_nan=True)

@@ -353,6 +353,8 @@ def test_rectify_command_through_a_running_cluster(rectified, cluster, tmp_path,
     assert "scheduler" in capsys.readouterr().err
     assert main([*args, "--scheduler", address, "--dask-workers", "2"]) == 2
     assert "workers" in capsys.readouterr().err
+    assert main([*args, "--memory-mb", "0"]) == 2
+    assert "--memory-mb must be positive" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("weighted", [False, True])
