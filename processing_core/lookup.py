@@ -473,7 +473,7 @@ def write_lookup_tables(
     )
     lines, samples = scene.radar_grid.lines, scene.radar_grid.samples
     splat = FacetSplat.from_grid(lut.line, lut.sample, _facet_weight(lut))
-    del lut  # the facets are all the intensity needs
+    del lut, mask  # the facets are all the intensity needs
     written.append(
         write_intensity_tiles(
             out / "simulated_intensity.tif",

@@ -44,8 +44,10 @@ class GroundTile(Protocol):
 
 INTENSITY_BYTES_PER_PIXEL = 48
 """Peak memory of :func:`write_intensity_tiles` per tile pixel, bytes: the float64 accumulator,
-its bincount, the float64 rescaled copy and the float32 block written (beside the facets,
-which scale with the DEM, not the radar grid)."""
+its bincount, the median's bit patterns and the float32 block written (measured: about 34)."""
+SUBFACET_BYTES = 128
+"""Memory of the splats of one facet per sub-facet column (``factor_b``), bytes: 4 pixels,
+each an index and a weight, listed then concatenated for the bincount."""
 GROUND_BYTES_PER_PIXEL = 400
 """Peak memory of one tile of :func:`processing_core.lookup.radar_to_ground` per tile pixel,
 bytes, with every worker thread busy on its block of lines (measured with ``tracemalloc``:
@@ -290,6 +292,32 @@ class _PositiveMedian:
         return float(np.mean(values[[0, -1]]))  # as numpy.median: the mean of the two middle values
 
 
+def _accumulate_bounded(splat: FacetSplat, window: Window, budget_bytes: float) -> np.ndarray:
+    """:meth:`FacetSplat.accumulate` on ``window``, halved until its facets' splats fit the budget.
+
+    Layover (or a DEM finer than the radar pixels) can crowd many facets into a tile; the
+    halves' sums are those of the whole window bit for bit (the same facets reach each pixel
+    in the same order). Returns float64 of the window's shape.
+    """
+    line0, line1, sample0, sample1 = window
+    index = splat.reaching(window)
+    need = (line1 - line0) * (sample1 - sample0) * INTENSITY_BYTES_PER_PIXEL
+    need += index.size * (splat.factor_b * SUBFACET_BYTES + 160)  # + per-facet temporaries
+    if need <= budget_bytes or (line1 - line0 == 1 and sample1 - sample0 == 1):
+        return splat.accumulate(window, index)
+    del index
+    acc = np.empty((line1 - line0, sample1 - sample0))
+    if line1 - line0 >= sample1 - sample0:
+        mid = (line0 + line1) // 2
+        acc[: mid - line0] = _accumulate_bounded(splat, (line0, mid, sample0, sample1), budget_bytes)
+        acc[mid - line0 :] = _accumulate_bounded(splat, (mid, line1, sample0, sample1), budget_bytes)
+    else:
+        mid = (sample0 + sample1) // 2
+        acc[:, : mid - sample0] = _accumulate_bounded(splat, (line0, line1, sample0, mid), budget_bytes)
+        acc[:, mid - sample0 :] = _accumulate_bounded(splat, (line0, line1, mid, sample1), budget_bytes)
+    return acc
+
+
 def write_intensity_tiles(
     path: str | os.PathLike[str],
     splat: FacetSplat,
@@ -302,7 +330,8 @@ def write_intensity_tiles(
 ) -> Path:
     """Write the simulated intensity, normalised to a median of 1 over lit pixels, tile by tile.
 
-    Pass 1 accumulates each tile's facets (:meth:`FacetSplat.reaching`) and stores the float64
+    Pass 1 accumulates each tile's facets (:meth:`FacetSplat.reaching`; a tile crowded with
+    facets in smaller pieces, :func:`_accumulate_bounded`) and stores the float64
     sums in a temporary file beside ``path``; the exact median of the positive sums follows
     (:class:`_PositiveMedian`, three more reads of that file); pass 2 rescales each tile and
     writes it. The raster equals ``simulate_intensity``'s array bit for bit.
@@ -337,7 +366,7 @@ def write_intensity_tiles(
 
         for i, window in enumerate(windows):
             report(progress, 0.8 * i / len(windows), "simulating intensity")
-            acc = splat.accumulate(window, splat.reaching(window))
+            acc = _accumulate_bounded(splat, window, memory_mb * 2**20)
             median.add(acc)
             acc.tofile(store)
         store.flush()

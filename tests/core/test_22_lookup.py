@@ -24,7 +24,9 @@ from processing_core.lookup import (
 from processing_core.lookup_tiles import (
     GROUND_BYTES_PER_PIXEL,
     INTENSITY_BYTES_PER_PIXEL,
+    SUBFACET_BYTES,
     FacetSplat,
+    _accumulate_bounded,
     _PositiveMedian,
     tile_shape,
     tile_windows,
@@ -315,20 +317,20 @@ def test_tile_shape_follows_the_budget():
 
 
 def test_peak_memory_does_not_grow_with_the_radar_grid(tmp_path):
-    """16 times the pixels, the same DEM and budget: the radar-grid phase's extra memory stays put."""
-    rows, cols = 300, 360
+    """16 times the pixels, the same DEM and budget: the same peak (numpy allocations are traced)."""
+    rows, cols = 100, 120  # 0.0018 deg cells: about 20 km x 20 km, a small DEM lookup table
     r, c = np.mgrid[0:rows, 0:cols]
-    heights = 1000.0 + 150.0 * np.sin(r / 23.0) * np.cos(c / 31.0)
-    dem = _synthetic_dem_step(tmp_path, heights, 0.0009)
-    memory_mb = 16.0
-    peaks = []
-    for lines, samples in ((600, 500), (2400, 2000)):
+    dem = _synthetic_dem_step(tmp_path, 1000.0 + 150.0 * np.sin(r / 7.0) * np.cos(c / 9.0), 0.0018)
+    memory_mb = 8.0
+    peaks, radar_phase = [], []
+    for lines, samples in ((250, 200), (1000, 800)):
         sidecar = write_scene(alos_scene(lines=lines, samples=samples), tmp_path / f"s{lines}.json")
-        marks = {}
+        held = []
 
-        def progress(fraction, message, marks=marks):
-            if fraction >= 0.3 and "start" not in marks:  # the DEM-grid products are done
-                marks["start"] = tracemalloc.get_traced_memory()[0]
+        def progress(fraction, message, held=held):
+            if fraction >= 0.3 and not held:  # the DEM-grid products are done: the radar grid's begin
+                held.append(tracemalloc.get_traced_memory()[0])
+                radar_phase.append(tracemalloc.get_traced_memory()[1])
                 tracemalloc.reset_peak()
 
         tracemalloc.start()
@@ -344,11 +346,22 @@ def test_peak_memory_does_not_grow_with_the_radar_grid(tmp_path):
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        peaks.append(peak - marks["start"])
+        peaks.append(max(peak, radar_phase[-1]))
+        # The radar-grid phase needs at most the budget beyond what the DEM-grid phase left.
+        assert peak - held[0] < memory_mb * 2**20
         ground = gdal.Open(str(tmp_path / f"lut{lines}" / "ground_lut.tif"))
         assert (ground.RasterYSize, ground.RasterXSize) == (lines, samples)
         assert np.isfinite(ground.GetRasterBand(3).ReadAsArray()).mean() > 0.99
     small, large = peaks
     assert large < 2.0 * small
-    assert large < 1.5 * memory_mb * 2**20
-    assert large < 2400 * 2000 * 8  # less than one float64 band of the large grid
+    assert large < 1000 * 800 * 8 * 4  # well under the four float64 bands of the whole large grid
+
+
+def test_crowded_tiles_are_split_with_the_same_sums(real):
+    """A budget smaller than a tile's splats halves it: the sums stay those of the whole window."""
+    geometry, _, lut = real
+    splat = FacetSplat.from_grid(lut.line, lut.sample, np.nan_to_num(lut.area_m2))
+    window = (1000, 1600, 400, 1000)
+    whole = splat.accumulate(window)
+    assert splat.reaching(window).size * splat.factor_b * SUBFACET_BYTES > 2e6
+    assert np.array_equal(_accumulate_bounded(splat, window, 2e6), whole)
