@@ -154,17 +154,25 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def refine_master(
-    master: Scene, simulated: Source, amplitude: Source, params: RectifyParameters
+    master: Scene,
+    simulated: Source,
+    amplitude: Source,
+    params: RectifyParameters,
+    *,
+    memory_mb: float = 1024.0,
 ) -> tuple[Scene, SceneCorrection]:
     """Step i: match the DEM-simulated intensity (nominal geometry) against the master's intensity.
 
     The simulation models intensity (Lambert's law, facets summed), so intensities are matched;
     tie points twice as dense as for the slaves, since the DEM carries less texture than the
     scenes do (its azimuth precision is bounded by the number of independent windows). Both
-    images are window sources (the simulation's raster, the master's amplitude).
+    images are window sources (the simulation's raster, the master's amplitude), tracked on all
+    cores within ``memory_mb``.
     """
     dense = replace(params, step_px=max(1, params.step_px // 2))
-    rows, cols, d_line, d_sample = _tie_points(simulated, IntensitySource(amplitude), dense)
+    rows, cols, d_line, d_sample = _tie_points(
+        simulated, IntensitySource(amplitude), dense, memory_mb=memory_mb
+    )
     try:
         correction = fit_correction(rows, cols, d_line, d_sample, scale=params.fit_scale)
     except InputError as exc:
@@ -436,10 +444,11 @@ def rectify_stack(
             geometry_dir / "nominal",
             dem_vertical=params.dem_vertical,
             ground_lut=False,
+            memory_mb=memory_mb,
             progress=scaled(progress, 0.0, 0.05),
         )
         simulated = RasterSource(next(p for p in nominal if p.name == "simulated_intensity.tif"))
-        refined, correction = refine_master(master, simulated, master_image, params)
+        refined, correction = refine_master(master, simulated, master_image, params, memory_mb=memory_mb)
         simulated.close()
         scene_tasks.write_refined(refined, refined_master_path)
         write_lookup_tables(
@@ -447,6 +456,7 @@ def rectify_stack(
             dem_path,
             geometry_dir,
             dem_vertical=params.dem_vertical,
+            memory_mb=memory_mb,
             progress=scaled(progress, 0.05, 0.2),
         )
         _write_json(

@@ -1,0 +1,198 @@
+"""Peak memory and time of the improved rectification of a two-scene stack, by scene size.
+
+Each size gets a stack of two PALSAR-1-like scenes (4.683 m slant range, 2159.827 Hz lines) over
+real SRTM terrain (the Big Tujunga DEM's 30 m heights, mirror-tiled to cover the footprint, so
+the DEM grows with the scene as a real one does). The master's amplitude is the DEM-simulated
+intensity of its nominal geometry times Rayleigh speckle; the slave is the same image seen from
+an orbit 46 days later, 200 m across track, with its first line annotated 1.5 lines late (the
+timing error the rectification must find). ``rectify_stack`` (steps i-iii, the paper's chain)
+then runs in a fresh process whose peak resident set (``VmHWM``) is read at the end, with
+GDAL's block cache limited to ``--gdal-cache-mb`` (``GDAL_CACHEMAX``).
+
+The comparison is with what holding the arrays whole would take: a whole-scene implementation
+keeps at least the master's ground lookup table (three float64 bands), the slave's coordinates
+(two float64), the slave's amplitude and its spline coefficients (float64 each) and the output
+(float32): 68 bytes per pixel, printed beside the measured peak.
+
+Run: ``/usr/bin/python3 benchmarks/bench_rectify.py [--sizes 1500,3000] [--big 20000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal, osr
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from processing_core.geometry import RadarGeometry  # noqa: E402
+from processing_core.lookup import scene_footprint, write_lookup_tables  # noqa: E402
+from processing_core.orbitgen import synthetic_scene  # noqa: E402
+from processing_core.rasters import GeoTiffWriter  # noqa: E402
+from processing_core.scene import write_scene  # noqa: E402
+from processing_core.stack import Stack, StackScene  # noqa: E402
+from processing_core.timeutil import add_seconds  # noqa: E402
+
+gdal.UseExceptions()
+REAL_DEM = ROOT.parent / "shared" / "fixtures" / "dem" / "bigtujunga_srtm30m_utm11.tif"
+WHOLE_BYTES_PER_PIXEL = 3 * 8 + 2 * 8 + 8 + 8 + 4
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set, MiB (``VmHWM``)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _tiled_dem(path: Path, lat: np.ndarray, lon: np.ndarray, margin_m: float = 3000.0) -> Path:
+    """The real DEM's heights mirror-tiled over the footprint (UTM zone 11, 30 m), as a GeoTIFF."""
+    src = gdal.Open(str(REAL_DEM))
+    heights = src.GetRasterBand(1).ReadAsArray().astype(np.float32)
+    nodata = src.GetRasterBand(1).GetNoDataValue()
+    if nodata is not None:
+        heights[heights == nodata] = np.nanmedian(heights[heights != nodata])
+    wkt = src.GetProjection()
+    spacing = src.GetGeoTransform()[1]
+    srs = osr.SpatialReference(wkt=wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_utm = osr.CoordinateTransformation(wgs, srs)
+    xy = np.array([to_utm.TransformPoint(float(b), float(a))[:2] for a, b in zip(lat, lon)])
+    x0, y1 = xy.min(axis=0) - margin_m
+    x1, y0 = xy.max(axis=0) + margin_m
+    cols, rows = int((x1 - x0) / spacing) + 1, int((y0 - y1) / spacing) + 1
+    mirrored = np.block([[heights, heights[:, ::-1]], [heights[::-1], heights[::-1, ::-1]]])
+    reps = (rows // mirrored.shape[0] + 1, cols // mirrored.shape[1] + 1)
+    tiled = np.tile(mirrored, reps)[:rows, :cols]
+    ds = gdal.GetDriverByName("GTiff").Create(
+        str(path), cols, rows, 1, gdal.GDT_Float32, ["COMPRESS=DEFLATE"]
+    )
+    ds.SetGeoTransform((x0, spacing, 0.0, y0, 0.0, -spacing))
+    ds.SetProjection(wkt)
+    ds.GetRasterBand(1).WriteArray(tiled)
+    ds = None
+    return path
+
+
+def make_stack(root: Path, size: int, *, seed: int = 0) -> tuple[Path, Path]:
+    """A two-scene stack of ``size`` x ``size`` pixels and its DEM; returns (stack, dem)."""
+    scenes = root / "scenes"
+    scenes.mkdir(parents=True)
+    common = {"centre_lat_deg": 34.32, "centre_lon_deg": -118.15, "centre_height_m": 1000.0}
+    common |= {"lines": size, "samples": size}
+    t0 = np.datetime64("2008-01-01T06:00:00")
+    master = synthetic_scene(scene_id="ALOS_20080101", centre_time=t0, image="ALOS_20080101.tif", **common)
+    slave = synthetic_scene(
+        scene_id="ALOS_20080216",
+        centre_time=t0 + np.timedelta64(46, "D"),
+        cross_track_shift_m=200.0,
+        image="ALOS_20080101.tif",
+        **common,
+    )
+    grid = slave.radar_grid
+    late = add_seconds(grid.first_line_time, 1.5 * grid.line_time_interval_s)
+    slave = replace(slave, radar_grid=replace(grid, first_line_time=late))
+    lat, lon = scene_footprint(RadarGeometry(master), 1000.0)
+    dem = _tiled_dem(root / "dem.tif", lat, lon)
+    write_scene(master, scenes / "ALOS_20080101.json")
+    write_scene(slave, scenes / "ALOS_20080216.json")
+    nominal = root / "nominal"
+    write_lookup_tables(scenes / "ALOS_20080101.json", dem, nominal, ground_lut=False)
+    sim = gdal.Open(str(nominal / "simulated_intensity.tif"))
+    rng = np.random.default_rng(seed)
+    strip = 512
+    with GeoTiffWriter(scenes / "ALOS_20080101.tif", (size, size), descriptions=["amplitude"]) as out:
+        for y0 in range(0, size, strip):
+            n = min(strip, size - y0)
+            intensity = sim.GetRasterBand(1).ReadAsArray(0, y0, size, n).astype(np.float64)
+            speckle = rng.rayleigh(np.sqrt(0.5), size=(n, size))
+            out.write(1, y0, 0, (np.sqrt(intensity + 0.05) * speckle).astype(np.float32))
+    sim = None
+    entries = [StackScene(s.id, s.platform, str(s.date), f"scenes/{s.id}.json") for s in (master, slave)]
+    Stack(root, scenes=entries).save()
+    return root, dem
+
+
+def child(stack: str, dem: str, memory_mb: float) -> int:
+    """``rectify_stack`` in this fresh process; prints seconds and peak RSS as JSON."""
+    from processing_core.rectify import RectifyParameters, rectify_stack
+
+    before = peak_rss_mib()
+    t0 = time.perf_counter()
+    rectify_stack(stack, dem, params=RectifyParameters(), memory_mb=memory_mb)
+    seconds = time.perf_counter() - t0
+    qc = json.loads((Path(stack) / "rectified" / "ALOS_20080216.json").read_text())
+    print(json.dumps({"seconds": seconds, "peak_mib": peak_rss_mib(), "baseline_mib": before, "qc": qc}))
+    return 0
+
+
+def measure(size: int, args: argparse.Namespace, tmp: Path) -> dict:
+    root = tmp / f"stack{size}"
+    t0 = time.perf_counter()
+    stack, dem = make_stack(root, size)
+    built = time.perf_counter() - t0
+    env = os.environ | {"GDAL_CACHEMAX": str(args.gdal_cache_mb), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, __file__, "--child", str(stack), str(dem), str(args.memory_mb)]
+    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    dem_ds = gdal.Open(str(dem))
+    result |= {"size": size, "dem_cells": dem_ds.RasterXSize * dem_ds.RasterYSize, "build_s": built}
+    whole = WHOLE_BYTES_PER_PIXEL * size * size / 2**20
+    qc = result["qc"]
+    print(
+        f"{size} x {size} px (DEM {result['dem_cells']:,} cells): rectified in {result['seconds']:.0f} s, "
+        f"peak RSS {result['peak_mib']:.0f} MiB at --memory-mb {args.memory_mb:g} "
+        f"(whole arrays would hold >= {whole:.0f} MiB); slave residual "
+        f"{qc.get('residual_line_rms_px', float('nan')):.3f} / {qc.get('residual_sample_rms_px', float('nan')):.3f} px "
+        f"(line / sample), {qc['tie_points']} tie points; timing error found "
+        f"{sum(r['a0_px'] for r in qc['refinements']):+.3f} lines (annotated 1.5 lines late)",
+        flush=True,
+    )
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1500,3000", help="scene sides in pixels, comma separated")
+    ap.add_argument("--big", type=int, default=0, help="also one stack of this side (e.g. 20000)")
+    ap.add_argument("--memory-mb", type=float, default=256.0, help="rectify_stack's memory_mb (default 256)")
+    ap.add_argument("--gdal-cache-mb", type=int, default=64, help="GDAL_CACHEMAX of the run (default 64)")
+    ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        stack, dem, memory_mb = args.child
+        return child(stack, dem, float(memory_mb))
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()] + ([args.big] if args.big else [])
+    with tempfile.TemporaryDirectory(prefix="bench_rectify_") as tmp:
+        results = [measure(n, args, Path(tmp)) for n in sizes]
+    if len(results) >= 2:
+        a, b = results[0], results[-1]
+        px = (b["size"] / a["size"]) ** 2
+        print(
+            f"from {a['size']}^2 to {b['size']}^2 ({px:.1f}x the pixels): time x{b['seconds'] / a['seconds']:.2f} "
+            f"(x{b['seconds'] / a['seconds'] / px:.2f} per pixel; 1 = linear), peak RSS "
+            f"x{b['peak_mib'] / a['peak_mib']:.2f}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
