@@ -9,10 +9,12 @@ timing error the rectification must find). ``rectify_stack`` (steps i-iii, the p
 then runs in a fresh process whose peak resident set (``VmHWM``) is read at the end, with
 GDAL's block cache limited to ``--gdal-cache-mb`` (``GDAL_CACHEMAX``).
 
-The comparison is with what holding the arrays whole would take: a whole-scene implementation
-keeps at least the master's ground lookup table (three float64 bands), the slave's coordinates
-(two float64), the slave's amplitude and its spline coefficients (float64 each) and the output
-(float32): 68 bytes per pixel, printed beside the measured peak.
+The peer is this project's rectification as it was before it was tiled (commit ``6139d44``,
+checked out in a temporary git worktree), which held whole scenes and master-grid arrays in
+memory, run on a copy of the same stack in its own fresh process. The lower bound of any
+whole-scene implementation is printed too: the master's ground lookup table (three float64
+bands), the slave's coordinates (two float64), the slave's amplitude and its spline coefficients
+(float64 each) and the output (float32), 68 bytes per pixel. ``--big`` runs without the peer.
 
 Run: ``/usr/bin/python3 benchmarks/bench_rectify.py [--sizes 1500,3000] [--big 20000]``.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,15 +36,8 @@ import numpy as np
 from osgeo import gdal, osr
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from processing_core.geometry import RadarGeometry  # noqa: E402
-from processing_core.lookup import scene_footprint, write_lookup_tables  # noqa: E402
-from processing_core.orbitgen import synthetic_scene  # noqa: E402
-from processing_core.rasters import GeoTiffWriter  # noqa: E402
-from processing_core.scene import write_scene  # noqa: E402
-from processing_core.stack import Stack, StackScene  # noqa: E402
-from processing_core.timeutil import add_seconds  # noqa: E402
+PEER_COMMIT = "6139d44"
+"""The last commit whose rectification held whole scenes in memory (the peer)."""
 
 gdal.UseExceptions()
 REAL_DEM = ROOT.parent / "shared" / "fixtures" / "dem" / "bigtujunga_srtm30m_utm11.tif"
@@ -91,6 +87,15 @@ def _tiled_dem(path: Path, lat: np.ndarray, lon: np.ndarray, margin_m: float = 3
 
 def make_stack(root: Path, size: int, *, seed: int = 0) -> tuple[Path, Path]:
     """A two-scene stack of ``size`` x ``size`` pixels and its DEM; returns (stack, dem)."""
+    sys.path.insert(0, str(ROOT))
+    from processing_core.geometry import RadarGeometry
+    from processing_core.lookup import scene_footprint, write_lookup_tables
+    from processing_core.orbitgen import synthetic_scene
+    from processing_core.rasters import GeoTiffWriter
+    from processing_core.scene import write_scene
+    from processing_core.stack import Stack, StackScene
+    from processing_core.timeutil import add_seconds
+
     scenes = root / "scenes"
     scenes.mkdir(parents=True)
     common = {"centre_lat_deg": 34.32, "centre_lon_deg": -118.15, "centre_height_m": 1000.0}
@@ -128,28 +133,40 @@ def make_stack(root: Path, size: int, *, seed: int = 0) -> tuple[Path, Path]:
     return root, dem
 
 
-def child(stack: str, dem: str, memory_mb: float) -> int:
-    """``rectify_stack`` in this fresh process; prints seconds and peak RSS as JSON."""
+def child(stack: str, dem: str, memory_mb: float, code: str) -> int:
+    """``rectify_stack`` of the code in folder ``code`` in this fresh process; prints seconds and
+    peak RSS as JSON (``memory_mb`` < 0: the peer, which has no such option)."""
+    sys.path.insert(0, code)
     from processing_core.rectify import RectifyParameters, rectify_stack
 
     before = peak_rss_mib()
     t0 = time.perf_counter()
-    rectify_stack(stack, dem, params=RectifyParameters(), memory_mb=memory_mb)
+    options = {"memory_mb": memory_mb} if memory_mb > 0 else {}
+    rectify_stack(stack, dem, params=RectifyParameters(), **options)
     seconds = time.perf_counter() - t0
     qc = json.loads((Path(stack) / "rectified" / "ALOS_20080216.json").read_text())
     print(json.dumps({"seconds": seconds, "peak_mib": peak_rss_mib(), "baseline_mib": before, "qc": qc}))
     return 0
 
 
-def measure(size: int, args: argparse.Namespace, tmp: Path) -> dict:
+def _run(stack: Path, dem: Path, memory_mb: float, code: Path, gdal_cache_mb: int) -> dict:
+    env = os.environ | {"GDAL_CACHEMAX": str(gdal_cache_mb)}
+    cmd = [sys.executable, __file__, "--child", str(stack), str(dem), str(memory_mb), str(code)]
+    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(size: int, args: argparse.Namespace, tmp: Path, peer: Path | None) -> dict:
     root = tmp / f"stack{size}"
     t0 = time.perf_counter()
     stack, dem = make_stack(root, size)
     built = time.perf_counter() - t0
-    env = os.environ | {"GDAL_CACHEMAX": str(args.gdal_cache_mb), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, __file__, "--child", str(stack), str(dem), str(args.memory_mb)]
-    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if peer is not None:
+        copy = tmp / f"peer{size}"
+        shutil.copytree(stack, copy)
+        theirs = _run(copy, dem, -1.0, peer, args.gdal_cache_mb)
+        shutil.rmtree(copy)
+    result = _run(stack, dem, args.memory_mb, ROOT, args.gdal_cache_mb)
     dem_ds = gdal.Open(str(dem))
     result |= {"size": size, "dem_cells": dem_ds.RasterXSize * dem_ds.RasterYSize, "build_s": built}
     whole = WHOLE_BYTES_PER_PIXEL * size * size / 2**20
@@ -163,6 +180,14 @@ def measure(size: int, args: argparse.Namespace, tmp: Path) -> dict:
         f"{sum(r['a0_px'] for r in qc['refinements']):+.3f} lines (annotated 1.5 lines late)",
         flush=True,
     )
+    if peer is not None:
+        result["peer"] = theirs
+        print(
+            f"    peer (commit {PEER_COMMIT}, whole scenes in memory): {theirs['seconds']:.0f} s, peak RSS "
+            f"{theirs['peak_mib']:.0f} MiB -> this project x{result['peak_mib'] / theirs['peak_mib']:.2f} "
+            f"the memory, x{theirs['seconds'] / result['seconds']:.2f} the speed",
+            flush=True,
+        )
     return result
 
 
@@ -173,14 +198,29 @@ def main() -> int:
     ap.add_argument("--memory-mb", type=float, default=256.0, help="rectify_stack's memory_mb (default 256)")
     ap.add_argument("--gdal-cache-mb", type=int, default=64, help="GDAL_CACHEMAX of the run (default 64)")
     ap.add_argument("--json", default=None, help="write the results here")
-    ap.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--no-peer", action="store_true", help="skip the peer (the whole-scene rectification)")
+    ap.add_argument("--child", nargs=4, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        stack, dem, memory_mb = args.child
-        return child(stack, dem, float(memory_mb))
+        stack, dem, memory_mb, code = args.child
+        return child(stack, dem, float(memory_mb), code)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] + ([args.big] if args.big else [])
     with tempfile.TemporaryDirectory(prefix="bench_rectify_") as tmp:
-        results = [measure(n, args, Path(tmp)) for n in sizes]
+        peer = None
+        if not args.no_peer:
+            peer = Path(tmp) / "peer_code"
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(peer), PEER_COMMIT],
+                check=True,
+                capture_output=True,
+            )
+        try:
+            results = [measure(n, args, Path(tmp), peer if n != args.big else None) for n in sizes]
+        finally:
+            if peer is not None:
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(peer)], check=False
+                )
     if len(results) >= 2:
         a, b = results[0], results[-1]
         px = (b["size"] / a["size"]) ** 2
