@@ -1,7 +1,8 @@
 """Lookup tables between a DEM and a scene's radar grid, and DEM-derived radar products.
 
 * :func:`dem_to_radar`: line and sample of every DEM cell (geo2rdr), local and ellipsoid
-  incidence angles, true surface area, and a layover / shadow classification.
+  incidence angles, true surface area, and a layover / shadow classification (computed in
+  strips by :mod:`processing_core.lookup_dem`, re-exported here).
 * :func:`simulate_intensity`: a DEM-simulated amplitude image in radar geometry
   (Lambertian cos^2 of the local incidence, areas of every DEM facet accumulated into
   the pixel they fall in, so layover adds up and shadow stays dark).
@@ -22,169 +23,24 @@ import numpy as np
 import pyproj
 
 from processing_core.dem import Dem, _upsample, bilinear, read_dem, require_coverage
-from processing_core.ellipsoid import ellipsoid_normal, geodetic_to_ecef
 from processing_core.geometry import RadarGeometry
+from processing_core.lookup_dem import LAYOVER, SHADOW, DemLookup, dem_to_radar
 from processing_core.lookup_tiles import FacetSplat, write_ground_tiles, write_intensity_tiles
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rasters import write_geotiff
 from processing_core.scene import read_scene
 
-LAYOVER = 1
-"""Bit of the layover/shadow mask: the cell's echo overlaps that of other cells."""
-SHADOW = 2
-"""Bit of the layover/shadow mask: nearer terrain hides the cell from the radar."""
-
-
-@dataclass(frozen=True)
-class DemLookup:
-    """DEM -> radar lookup table; every array has the DEM's shape (rows, cols)."""
-
-    line: np.ndarray
-    """Fractional azimuth line of each DEM cell in the scene's grid (NaN: unsolved)."""
-    sample: np.ndarray
-    """Fractional range sample of each DEM cell."""
-    azimuth_time_s: np.ndarray
-    """Azimuth time, s since the orbit epoch."""
-    slant_range_m: np.ndarray
-    """Slant range, m."""
-    incidence_deg: np.ndarray
-    """Incidence angle on the ellipsoid (angle between ellipsoid normal and look vector), deg."""
-    local_incidence_deg: np.ndarray
-    """Angle between the DEM surface normal and the look vector, deg (> 90: facing away)."""
-    area_m2: np.ndarray
-    """True (slope) surface area of each DEM cell, m^2."""
-    mask: np.ndarray
-    """uint8 bit mask: :data:`LAYOVER`, :data:`SHADOW`."""
-
-    @property
-    def inside(self) -> np.ndarray:
-        """True where the cell falls inside the radar grid (pixel centres +- 0.5)."""
-        return np.isfinite(self.line) & np.isfinite(self.sample)
-
-
-def dem_to_radar(
-    geometry: RadarGeometry,
-    dem: Dem,
-    *,
-    seed_step: int = 16,
-    progress: ProgressCallback | None = None,
-) -> DemLookup:
-    """Solve geo2rdr for every DEM cell and derive incidence, area and layover/shadow.
-
-    geo2rdr is first solved on every ``seed_step``-th cell; its azimuth times,
-    interpolated, seed Newton on the full grid (two iterations then suffice).
-    Cells outside the radar grid keep NaN line/sample.
-    """
-    lon, lat = dem.lonlat()
-    xyz = geodetic_to_ecef(lat, lon, dem.heights_m)
-    report(progress, 0.05, "seeding geo2rdr on a coarse grid")
-    coarse = geometry.geo2rdr_ecef(xyz[::seed_step, ::seed_step])
-    rows, cols = np.indices(dem.shape, dtype=np.float64)
-    seed = _upsample(_fill_nan(coarse.azimuth_time_s), rows / seed_step, cols / seed_step)
-    report(progress, 0.15, "geo2rdr on every DEM cell")
-    rc = geometry.geo2rdr_ecef(xyz, t_init_s=seed)
-    report(progress, 0.6, "incidence and layover/shadow")
-    grid = geometry.grid
-    line, sample = rc.line.copy(), rc.sample.copy()
-    outside = ~(
-        (line >= -0.5) & (line <= grid.lines - 0.5) & (sample >= -0.5) & (sample <= grid.samples - 0.5)
-    )
-    line[outside] = np.nan
-    sample[outside] = np.nan
-    sat = geometry.orbit.interpolate(np.nan_to_num(rc.azimuth_time_s, nan=geometry.first_line_s), check=False)
-    look = sat.position_m - xyz
-    look /= np.linalg.norm(look, axis=-1, keepdims=True)
-    d_row = np.gradient(xyz, axis=0)
-    d_col = np.gradient(xyz, axis=1)
-    normal = np.cross(d_row, d_col)
-    area = np.linalg.norm(normal, axis=-1)
-    normal /= area[..., None]
-    up = ellipsoid_normal(lat, lon)
-    normal *= np.sign(np.einsum("...i,...i->...", normal, up))[..., None]
-    cos_local = np.einsum("...i,...i->...", normal, look)
-    cos_ell = np.einsum("...i,...i->...", up, look)
-    mask = _layover_shadow(geometry, dem, xyz, sat.position_m, rc.line, rc.slant_range_m)
-    report(progress, 1.0, "DEM lookup table done")
-    return DemLookup(
-        line=line,
-        sample=sample,
-        azimuth_time_s=rc.azimuth_time_s,
-        slant_range_m=rc.slant_range_m,
-        incidence_deg=np.degrees(np.arccos(np.clip(cos_ell, -1, 1))),
-        local_incidence_deg=np.degrees(np.arccos(np.clip(cos_local, -1, 1))),
-        area_m2=area,
-        mask=mask,
-    )
-
-
-def _fill_nan(a: np.ndarray) -> np.ndarray:
-    out = a.copy()
-    bad = ~np.isfinite(out)
-    if bad.all():
-        return np.zeros_like(out)
-    out[bad] = np.nanmedian(out)
-    return out
-
-
-def _layover_shadow(
-    geometry: RadarGeometry, dem: Dem, xyz: np.ndarray, sat: np.ndarray, line: np.ndarray, slant: np.ndarray
-) -> np.ndarray:
-    """Layover and shadow by a near-to-far sweep along each azimuth strip of DEM cells.
-
-    Cells are grouped in azimuth strips about one DEM cell wide and ordered by their
-    ground distance from the nadir track. A cell is in shadow when a nearer cell is
-    seen at a larger off-nadir angle; it is in layover when its slant range is not
-    larger than that of every nearer cell or not smaller than that of every farther one.
-    """
-    valid = np.isfinite(line) & np.isfinite(slant)
-    mask = np.zeros(dem.shape, dtype=np.uint8)
-    if valid.sum() < 2:
-        return mask
-    s_hat = sat / np.linalg.norm(sat, axis=-1, keepdims=True)
-    lon, lat = dem.lonlat()
-    foot = geodetic_to_ecef(lat, lon, 0.0)
-    foot /= np.linalg.norm(foot, axis=-1, keepdims=True)
-    ground = np.arccos(np.clip(np.einsum("...i,...i->...", s_hat, foot), -1, 1))
-    to_cell = xyz - sat
-    off_nadir = np.arccos(np.clip(-np.einsum("...i,...i->...", to_cell, s_hat) / slant, -1, 1))
-    # Strip width in lines: about one DEM cell along track.
-    cell_m = float(
-        np.sqrt(
-            np.nanmedian(
-                np.linalg.norm(np.cross(np.gradient(xyz, axis=0), np.gradient(xyz, axis=1)), axis=-1)
-            )
-        )
-    )
-    speed = float(np.linalg.norm(geometry.orbit.interpolate(geometry.first_line_s).velocity_m_s))
-    ground_speed = speed * 6.371e6 / float(np.linalg.norm(sat[valid][0]))
-    lines_per_cell = max(1.0, cell_m / (ground_speed * geometry.grid.line_time_interval_s))
-    strip = np.floor(line[valid] / lines_per_cell)
-    order = np.lexsort((ground[valid], strip))
-    s_sorted = strip[order]
-    _, group = np.unique(s_sorted, return_inverse=True)
-    beta = off_nadir[valid][order]
-    rng = slant[valid][order] - np.nanmin(slant[valid])
-    big_b, big_r = 10.0, 1e7  # larger than any off-nadir angle (rad) or slant-range spread (m)
-    before_beta = _exclusive_cummax(beta + group * big_b) - group * big_b
-    before_r = _exclusive_cummax(rng + group * big_r) - group * big_r
-    after_r = -(_exclusive_cummax((-rng - group * big_r)[::-1])[::-1]) - group * big_r
-    shadow = beta < before_beta - 1e-9
-    layover = (rng <= before_r) | (rng >= after_r)
-    out = np.zeros(beta.shape, dtype=np.uint8)
-    out[layover] |= LAYOVER
-    out[shadow] |= SHADOW
-    flat = np.zeros(int(valid.sum()), dtype=np.uint8)
-    flat[order] = out
-    mask[valid] = flat
-    return mask
-
-
-def _exclusive_cummax(values: np.ndarray) -> np.ndarray:
-    """Running maximum of the values strictly before each position (-inf at the first)."""
-    out = np.empty_like(values)
-    out[0] = -np.inf
-    out[1:] = np.maximum.accumulate(values)[:-1]
-    return out
+__all__ = [
+    "LAYOVER",
+    "SHADOW",
+    "DemLookup",
+    "GroundLookup",
+    "dem_to_radar",
+    "radar_to_ground",
+    "scene_footprint",
+    "simulate_intensity",
+    "write_lookup_tables",
+]
 
 
 def simulate_intensity(

@@ -9,8 +9,9 @@ import pytest
 from geometry_helpers import BIGTUJUNGA, alos_scene, write_geographic_dem
 from osgeo import gdal
 
-from processing_core.dem import read_dem
-from processing_core.ellipsoid import ecef_to_geodetic, enu_basis, geodetic_to_ecef
+from processing_core import lookup_dem
+from processing_core.dem import _upsample, read_dem
+from processing_core.ellipsoid import ecef_to_geodetic, ellipsoid_normal, enu_basis, geodetic_to_ecef
 from processing_core.errors import DemError
 from processing_core.geometry import RadarGeometry
 from processing_core.lookup import (
@@ -21,6 +22,7 @@ from processing_core.lookup import (
     simulate_intensity,
     write_lookup_tables,
 )
+from processing_core.lookup_dem import STRIP_CELLS, _exclusive_cummax, _fill_nan
 from processing_core.lookup_tiles import (
     GROUND_BYTES_PER_PIXEL,
     INTENSITY_BYTES_PER_PIXEL,
@@ -365,3 +367,134 @@ def test_crowded_tiles_are_split_with_the_same_sums(real):
     whole = splat.accumulate(window)
     assert splat.reaching(window).size * splat.factor_b * SUBFACET_BYTES > 2e6
     assert np.array_equal(_accumulate_bounded(splat, window, 2e6), whole)
+
+
+# --- dem_to_radar in strips equals the whole-grid algorithm --------------------------------------------------------
+
+
+def _reference_dem_to_radar(geometry, dem, seed_step=16):
+    """The former whole-grid dem_to_radar (about 540 bytes per DEM cell), kept as the reference."""
+    lon, lat = dem.lonlat()
+    xyz = geodetic_to_ecef(lat, lon, dem.heights_m)
+    coarse = geometry.geo2rdr_ecef(xyz[::seed_step, ::seed_step])
+    rows, cols = np.indices(dem.shape, dtype=np.float64)
+    seed = _upsample(_fill_nan(coarse.azimuth_time_s), rows / seed_step, cols / seed_step)
+    rc = geometry.geo2rdr_ecef(xyz, t_init_s=seed)
+    grid = geometry.grid
+    line, sample = rc.line.copy(), rc.sample.copy()
+    outside = ~(
+        (line >= -0.5) & (line <= grid.lines - 0.5) & (sample >= -0.5) & (sample <= grid.samples - 0.5)
+    )
+    line[outside] = np.nan
+    sample[outside] = np.nan
+    sat = geometry.orbit.interpolate(np.nan_to_num(rc.azimuth_time_s, nan=geometry.first_line_s), check=False)
+    look = sat.position_m - xyz
+    look /= np.linalg.norm(look, axis=-1, keepdims=True)
+    normal = np.cross(np.gradient(xyz, axis=0), np.gradient(xyz, axis=1))
+    area = np.linalg.norm(normal, axis=-1)
+    normal /= area[..., None]
+    up = ellipsoid_normal(lat, lon)
+    normal *= np.sign(np.einsum("...i,...i->...", normal, up))[..., None]
+    cos_local = np.einsum("...i,...i->...", normal, look)
+    cos_ell = np.einsum("...i,...i->...", up, look)
+    return {
+        "line": line,
+        "sample": sample,
+        "azimuth_time_s": rc.azimuth_time_s,
+        "slant_range_m": rc.slant_range_m,
+        "incidence_deg": np.degrees(np.arccos(np.clip(cos_ell, -1, 1))),
+        "local_incidence_deg": np.degrees(np.arccos(np.clip(cos_local, -1, 1))),
+        "area_m2": area,
+        "mask": _reference_layover_shadow(geometry, dem, xyz, sat.position_m, rc.line, rc.slant_range_m),
+    }
+
+
+def _reference_layover_shadow(geometry, dem, xyz, sat, line, slant):
+    valid = np.isfinite(line) & np.isfinite(slant)
+    mask = np.zeros(dem.shape, dtype=np.uint8)
+    if valid.sum() < 2:
+        return mask
+    s_hat = sat / np.linalg.norm(sat, axis=-1, keepdims=True)
+    lon, lat = dem.lonlat()
+    foot = geodetic_to_ecef(lat, lon, 0.0)
+    foot /= np.linalg.norm(foot, axis=-1, keepdims=True)
+    ground = np.arccos(np.clip(np.einsum("...i,...i->...", s_hat, foot), -1, 1))
+    off_nadir = np.arccos(np.clip(-np.einsum("...i,...i->...", xyz - sat, s_hat) / slant, -1, 1))
+    cross = np.cross(np.gradient(xyz, axis=0), np.gradient(xyz, axis=1))
+    cell_m = float(np.sqrt(np.nanmedian(np.linalg.norm(cross, axis=-1))))
+    speed = float(np.linalg.norm(geometry.orbit.interpolate(geometry.first_line_s).velocity_m_s))
+    ground_speed = speed * 6.371e6 / float(np.linalg.norm(sat[valid][0]))
+    lines_per_cell = max(1.0, cell_m / (ground_speed * geometry.grid.line_time_interval_s))
+    strip = np.floor(line[valid] / lines_per_cell)
+    order = np.lexsort((ground[valid], strip))
+    _, group = np.unique(strip[order], return_inverse=True)
+    beta = off_nadir[valid][order]
+    rng = slant[valid][order] - np.nanmin(slant[valid])
+    big_b, big_r = 10.0, 1e7
+    before_beta = _exclusive_cummax(beta + group * big_b) - group * big_b
+    before_r = _exclusive_cummax(rng + group * big_r) - group * big_r
+    after_r = -(_exclusive_cummax((-rng - group * big_r)[::-1])[::-1]) - group * big_r
+    out = np.zeros(beta.shape, dtype=np.uint8)
+    out[(rng <= before_r) | (rng >= after_r)] |= LAYOVER
+    out[beta < before_beta - 1e-9] |= SHADOW
+    flat = np.zeros(int(valid.sum()), dtype=np.uint8)
+    flat[order] = out
+    mask[valid] = flat
+    return mask
+
+
+def _assert_equals_reference(lut, reference):
+    for name, expected in reference.items():
+        got = getattr(lut, name)
+        assert got.shape == expected.shape, name
+        if name == "mask":
+            assert np.array_equal(got, expected)
+        else:
+            assert np.array_equal(np.isnan(got), np.isnan(expected)), name
+            np.testing.assert_allclose(got, expected, rtol=1e-9, atol=0, equal_nan=True, err_msg=name)
+
+
+def test_strips_equal_the_whole_grid_on_the_real_dem(real):
+    geometry, dem, lut = real
+    assert dem.heights_m.size > 2 * STRIP_CELLS  # several strips and several sweep chunks
+    reference = _reference_dem_to_radar(geometry, dem)
+    assert (reference["mask"] & LAYOVER).any()
+    assert (reference["mask"] & SHADOW).any()
+    _assert_equals_reference(lut, reference)
+
+
+@pytest.mark.parametrize("strip_cells", [STRIP_CELLS, 3000])
+def test_strips_equal_the_whole_grid_with_layover_and_shadow(tmp_path, monkeypatch, strip_cells):
+    """The steep ridge (layover and shadow), rough, on an odd grid; small strips and sweep chunks too."""
+    monkeypatch.setattr(lookup_dem, "STRIP_CELLS", strip_cells)
+    geometry = RadarGeometry(alos_scene(lines=3000, samples=1600))
+    rows, cols = 131, 397
+    east_m = (np.arange(cols) - cols / 2) * STEP * np.pi / 180 * 6.378e6 * np.cos(np.radians(LAT0))
+    west = 1500.0 + east_m * np.tan(np.radians(60.0))
+    east = 1500.0 - east_m * np.tan(np.radians(75.0))
+    profile = np.maximum(0.0, np.where(east_m < 0, west, east)) + 200.0
+    noise = np.random.default_rng(7).normal(0.0, 20.0, (rows, cols))
+    heights = np.tile(profile, (rows, 1)) + noise + 3.0 * np.arange(rows)[:, None]
+    dem = read_dem(_synthetic_dem(tmp_path, heights), vertical="ellipsoid")
+    lut = dem_to_radar(geometry, dem)
+    reference = _reference_dem_to_radar(geometry, dem)
+    assert (reference["mask"] & LAYOVER).mean() > 0.05
+    assert (reference["mask"] & SHADOW).mean() > 0.05
+    _assert_equals_reference(lut, reference)
+
+
+def test_dem_to_radar_peak_memory_is_a_small_multiple_of_its_output(tmp_path):
+    """About 100 bytes per DEM cell (the outputs are 57); the whole-grid algorithm took 540."""
+    rows, cols = 600, 900
+    r, c = np.mgrid[0:rows, 0:cols]
+    heights = 800.0 + 400.0 * np.sin(r / 40.0) * np.cos(c / 55.0)
+    dem = read_dem(_synthetic_dem(tmp_path, heights), vertical="ellipsoid")
+    geometry = RadarGeometry(alos_scene())
+    tracemalloc.start()
+    try:
+        lut = dem_to_radar(geometry, dem)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert lut.inside.mean() > 0.2
+    assert peak / dem.heights_m.size < 150.0
