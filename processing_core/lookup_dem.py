@@ -186,11 +186,15 @@ def dem_to_radar(
 
 
 def _strips(n_rows: int, n_cols: int) -> Iterator[tuple[int, int]]:
-    """Row ranges [r0, r1) of the strips: about 1/16 of the grid, at most :data:`STRIP_CELLS` cells."""
-    cells = min(max(n_rows * n_cols // 16, 8192), STRIP_CELLS)
-    step = max(1, cells // max(1, n_cols))
+    """Row ranges [r0, r1) of the strips of :func:`_chunk_cells` cells (at least one row)."""
+    step = max(1, _chunk_cells(n_rows * n_cols) // max(1, n_cols))
     for r0 in range(0, n_rows, step):
         yield r0, min(r0 + step, n_rows)
+
+
+def _chunk_cells(n: int) -> int:
+    """Cells of a strip or of a sweep chunk: about 1/16 of the ``n`` cells, at most :data:`STRIP_CELLS`."""
+    return min(max(n // 16, 8192), STRIP_CELLS)
 
 
 def _fill_nan(a: np.ndarray) -> np.ndarray:
@@ -234,10 +238,11 @@ def _layover_shadow(
     speed = float(np.linalg.norm(geometry.orbit.interpolate(geometry.first_line_s).velocity_m_s))
     ground_speed = speed * 6.371e6 / float(np.linalg.norm(first_sat))
     lines_per_cell = max(1.0, cell_m / (ground_speed * geometry.grid.line_time_interval_s))
+    chunk = _chunk_cells(t_flat.size)
     strip = np.empty(valid_idx.size)
-    for a in range(0, valid_idx.size, STRIP_CELLS):
-        line = geometry.line_of_time(t_flat[valid_idx[a : a + STRIP_CELLS]])
-        strip[a : a + STRIP_CELLS] = np.floor(line / lines_per_cell)
+    for a in range(0, valid_idx.size, chunk):
+        line = geometry.line_of_time(t_flat[valid_idx[a : a + chunk]])
+        strip[a : a + chunk] = np.floor(line / lines_per_cell)
     order = np.argsort(strip, kind="stable")
     strip = strip[order]
     valid_idx = valid_idx[order]
@@ -250,7 +255,7 @@ def _layover_shadow(
     big_b, big_r = 10.0, 1e7  # larger than any off-nadir angle (rad) or slant-range spread (m)
     g0 = 0
     while g0 < starts.size:
-        g1 = int(np.searchsorted(starts, starts[g0] + STRIP_CELLS, side="left"))
+        g1 = int(np.searchsorted(starts, starts[g0] + chunk, side="left"))
         g1 = max(g1, g0 + 1)
         a, b = int(starts[g0]), int(ends[g1 - 1])
         idx = valid_idx[a:b]
