@@ -216,7 +216,7 @@ def rectify_slave(
     for _ in range(params.iterations):
         geometry = RadarGeometry(scene)
         rectified = RectifiedSource(
-            image, ground, geometry, order=params.interpolation_order, fill_value=fill
+            image, ground, geometry, order=params.interpolation_order, fill_value=fill, memory_mb=strip_mb / 4
         )
         field = _field(reference, rectified, params, **tracking)
         node_l, node_s = np.meshgrid(
@@ -247,7 +247,13 @@ def rectify_slave(
         return g.layover if seen_badly is None else g.layover | seen_badly(g)
 
     final = RectifiedSource(
-        image, ground, geometry, order=params.interpolation_order, fill_value=fill, hidden=hidden
+        image,
+        ground,
+        geometry,
+        order=params.interpolation_order,
+        fill_value=fill,
+        hidden=hidden,
+        memory_mb=strip_mb / 4,
     )
     qc = _residual_qc(reference, final, params, **tracking)
     qc["refinements"] = history

@@ -176,6 +176,22 @@ class GroundSource:
         return GroundLookup(*(a.reshape(rows.shape) for a in (lat, lon, h, layover)))
 
 
+def _in_strips(
+    read: Callable[[int, int, int, int], np.ndarray], y0: int, y1: int, x0: int, x1: int, memory_mb: float
+) -> np.ndarray:
+    """``read`` of a window, strip by strip: whatever window the offset engine asks for (its
+    tiles may span thousands of pixels), the temporaries of a computed window stay within
+    ``memory_mb``; only the float32 result has the window's size."""
+    step = strip_rows(x1 - x0, memory_mb)
+    if y1 - y0 <= step:
+        return read(y0, y1, x0, x1)
+    out = np.empty((y1 - y0, x1 - x0), dtype=np.float32)
+    for a in range(y0, y1, step):
+        b = min(a + step, y1)
+        out[a - y0 : b - y0] = read(a, b, x0, x1)
+    return out
+
+
 HiddenTest = Callable[[GroundLookup], np.ndarray]
 """Given a window's ground points, True where the pixel is not to be used (layover, shadow)."""
 
@@ -214,12 +230,17 @@ class RectifiedSource:
         order: int,
         fill_value: float,
         hidden: HiddenTest | None = None,
+        memory_mb: float = 64.0,
     ) -> None:
         self.image, self.ground, self.geometry = image, ground, geometry
         self.order, self.fill_value, self.hidden = order, fill_value, hidden
+        self.memory_mb = memory_mb
         self.shape = ground.shape
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        return _in_strips(self._read, y0, y1, x0, x1, self.memory_mb)
+
+    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         ground = self.ground.read(y0, y1, x0, x1)
         line, sample = slave_coordinates(ground, self.geometry)
         out = resample_from(self.image, line, sample, order=self.order, fill_value=self.fill_value)
@@ -236,6 +257,9 @@ class IntensitySource:
         self.shape = source.shape
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        return _in_strips(self._read, y0, y1, x0, x1, 64.0)
+
+    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         values = np.asarray(self.source.read(y0, y1, x0, x1), dtype=np.float64)
         return (values * values).astype(np.float32)
 
@@ -243,11 +267,15 @@ class IntensitySource:
 class MaskedSource:
     """A source in the master grid with the pixels ``hidden`` marks set to NaN (the final master)."""
 
-    def __init__(self, source, ground: GroundSource, hidden: HiddenTest) -> None:
+    def __init__(self, source, ground: GroundSource, hidden: HiddenTest, *, memory_mb: float = 64.0) -> None:
         self.source, self.ground, self.hidden = source, ground, hidden
+        self.memory_mb = memory_mb
         self.shape = ground.shape
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        return _in_strips(self._read, y0, y1, x0, x1, self.memory_mb)
+
+    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         out = np.asarray(self.source.read(y0, y1, x0, x1), dtype=np.float32)
         out[self.hidden(self.ground.read(y0, y1, x0, x1))] = np.nan
         return out
