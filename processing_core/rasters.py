@@ -51,34 +51,21 @@ def write_geotiff(
     shape = bands[0].shape
     if any(b.shape != shape for b in bands):
         raise ValueError("all bands must have the same shape")
-    dt = np.dtype(dtype)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    options = ["TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER", "BLOCKXSIZE=256", "BLOCKYSIZE=256"]
-    options.append("PREDICTOR=3" if dt.kind == "f" else "PREDICTOR=2")
-    driver = gdal.GetDriverByName("GTiff")
-    ds = driver.Create(str(tmp), shape[1], shape[0], len(bands), _GDAL_TYPES[dt], options)
-    try:
-        if geotransform is not None:
-            ds.SetGeoTransform(tuple(geotransform))
-        if crs_wkt:
-            ds.SetProjection(crs_wkt)
-        if metadata:
-            ds.SetMetadata({str(k): str(v) for k, v in metadata.items()})
-        for i, (array, description) in enumerate(zip(bands, descriptions)):
-            rb = ds.GetRasterBand(i + 1)
-            rb.SetDescription(description)
-            if nodata is not None:
-                rb.SetNoDataValue(float(nodata))
-            if band_metadata is not None:
-                rb.SetMetadata({str(k): str(v) for k, v in band_metadata[i].items()})
-            rb.WriteArray(np.asarray(array).astype(dt, copy=False))
-        ds.FlushCache()
-    finally:
-        ds = None
-    os.replace(tmp, out)
-    return out
+    writer = GeoTiffWriter(
+        path,
+        shape,
+        descriptions=descriptions,
+        nodata=nodata,
+        dtype=dtype,
+        geotransform=geotransform,
+        crs_wkt=crs_wkt,
+        metadata=metadata,
+        band_metadata=band_metadata,
+    )
+    with writer:
+        for i, array in enumerate(bands):
+            writer.write(i + 1, 0, 0, array)
+    return writer.path
 
 
 class GeoTiffWriter:
@@ -110,6 +97,7 @@ class GeoTiffWriter:
         geotransform: Sequence[float] | None = None,
         crs_wkt: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        band_metadata: Sequence[Mapping[str, str]] | None = None,
     ) -> None:
         if not descriptions:
             raise ValueError("at least one band is needed")
@@ -119,11 +107,13 @@ class GeoTiffWriter:
         self.shape = (int(shape[0]), int(shape[1]))
         self.dtype = np.dtype(dtype)
         self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
-        self._setup = (list(descriptions), nodata, geotransform, crs_wkt, metadata)
+        if band_metadata is not None and len(band_metadata) != len(descriptions):
+            raise ValueError(f"{len(band_metadata)} band metadata for {len(descriptions)} bands")
+        self._setup = (list(descriptions), nodata, geotransform, crs_wkt, metadata, band_metadata)
         self.dataset: gdal.Dataset | None = None
 
     def __enter__(self) -> GeoTiffWriter:
-        descriptions, nodata, geotransform, crs_wkt, metadata = self._setup
+        descriptions, nodata, geotransform, crs_wkt, metadata, band_metadata = self._setup
         self.path.parent.mkdir(parents=True, exist_ok=True)
         options = ["TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER", "BLOCKXSIZE=256", "BLOCKYSIZE=256"]
         options.append("PREDICTOR=3" if self.dtype.kind == "f" else "PREDICTOR=2")
@@ -143,6 +133,8 @@ class GeoTiffWriter:
             band.SetDescription(description)
             if nodata is not None:
                 band.SetNoDataValue(float(nodata))
+            if band_metadata is not None:
+                band.SetMetadata({str(k): str(v) for k, v in band_metadata[i].items()})
             band = None
         self.dataset = ds
         return self
