@@ -11,7 +11,7 @@ import pyproj
 from processing_core.dem import Dem
 from processing_core.geometry import RadarGeometry
 from processing_core.lookup import GroundLookup, dem_to_radar
-from processing_core.rectify.sources import GroundSource, SceneImage, check_texture, strip_rows
+from processing_core.rectify.sources import GroundSource, SceneImage, check_texture, row_strips
 from processing_core.scene import Scene
 
 
@@ -44,10 +44,9 @@ class TerrainMask:
         self._lock = threading.Lock()  # a pyproj Transformer is not to be shared by threads at once
         self._geotransform = dem.geotransform
         lines, samples = ground.shape
-        step = strip_rows(samples, memory_mb, lines=lines)
         low, high = np.array([np.inf, np.inf]), np.array([-np.inf, -np.inf])
-        for y0 in range(0, lines, step):
-            row, col, ok = self._cells(ground.read(y0, min(y0 + step, lines), 0, samples))
+        for y0, y1 in row_strips(0, lines, samples, memory_mb):
+            row, col, ok = self._cells(ground.read(y0, y1, 0, samples))
             if ok.any():
                 low = np.minimum(low, [row[ok].min(), col[ok].min()])
                 high = np.maximum(high, [row[ok].max(), col[ok].max()])

@@ -12,7 +12,7 @@ that the tiled offset engine reads tile by tile), and products are written in st
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ STRIP_BYTES_PER_PIXEL = 200
 coordinates and geo2rdr's temporaries, the slave patch and its spline coefficients, the output."""
 
 
-def strip_rows(samples: int, memory_mb: float, *, lines: int | None = None) -> int:
+def strip_rows(samples: int, memory_mb: float) -> int:
     """Lines of a strip of ``samples`` pixels that fits ``memory_mb`` MiB (8 at least).
 
     Strips of 256 lines or more are cut at multiples of 256, the outputs' GeoTIFF block height.
@@ -41,8 +41,14 @@ def strip_rows(samples: int, memory_mb: float, *, lines: int | None = None) -> i
     if not memory_mb > 0:
         raise ValueError(f"memory_mb must be positive, got {memory_mb!r}")
     rows = int(memory_mb * 2**20 / (max(samples, 1) * STRIP_BYTES_PER_PIXEL))
-    rows = rows - rows % 256 if rows >= 256 else max(rows, 8)
-    return rows if lines is None else max(1, min(rows, lines))
+    return rows - rows % 256 if rows >= 256 else max(rows, 8)
+
+
+def row_strips(y0: int, y1: int, samples: int, memory_mb: float) -> Iterator[tuple[int, int]]:
+    """Lines [a, b) of the strips, of :func:`strip_rows` lines each, that cover lines [y0, y1)."""
+    step = strip_rows(samples, memory_mb)
+    for a in range(y0, y1, step):
+        yield a, min(a + step, y1)
 
 
 def _read_bands(
@@ -108,10 +114,9 @@ class SceneImage:
     def mean(self, *, memory_mb: float = 256.0) -> float:
         """Mean of the valid amplitude, read in strips; an error if there is none or it is constant."""
         lines, samples = self.shape
-        step = strip_rows(samples, memory_mb, lines=lines)
         count, total, low, high = 0, 0.0, np.inf, -np.inf
-        for y0 in range(0, lines, step):
-            block = self.read(y0, min(y0 + step, lines), 0, samples)
+        for y0, y1 in row_strips(0, lines, samples, memory_mb):
+            block = self.read(y0, y1, 0, samples)
             valid = block[np.isfinite(block)]
             if valid.size:
                 count += valid.size
@@ -176,27 +181,32 @@ class GroundSource:
         return GroundLookup(*(a.reshape(rows.shape) for a in (lat, lon, h, layover)))
 
 
-def _in_strips(
-    read: Callable[[int, int, int, int], np.ndarray], y0: int, y1: int, x0: int, x1: int, memory_mb: float
-) -> np.ndarray:
-    """``read`` of a window, strip by strip: whatever window the offset engine asks for (its
-    tiles may span thousands of pixels), the temporaries of a computed window stay within
-    ``memory_mb``; only the float32 result has the window's size."""
-    step = strip_rows(x1 - x0, memory_mb)
-    if y1 - y0 <= step:
-        return read(y0, y1, x0, x1)
-    out = np.empty((y1 - y0, x1 - x0), dtype=np.float32)
-    for a in range(y0, y1, step):
-        b = min(a + step, y1)
-        out[a - y0 : b - y0] = read(a, b, x0, x1)
-    return out
+class _ComputedSource:
+    """A source whose windows are computed (in subclasses' ``_window``) strip by strip: whatever
+    window the offset engine asks for (its tiles may span thousands of pixels), the temporaries
+    of a computed window stay within ``memory_mb``; only the float32 result has its size."""
+
+    shape: tuple[int, int]
+    memory_mb: float = 64.0
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        parts = list(row_strips(y0, y1, x1 - x0, self.memory_mb))
+        if len(parts) == 1:
+            return self._window(y0, y1, x0, x1)
+        out = np.empty((y1 - y0, x1 - x0), dtype=np.float32)
+        for a, b in parts:
+            out[a - y0 : b - y0] = self._window(a, b, x0, x1)
+        return out
+
+    def _window(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        raise NotImplementedError
 
 
 HiddenTest = Callable[[GroundLookup], np.ndarray]
 """Given a window's ground points, True where the pixel is not to be used (layover, shadow)."""
 
 
-class RectifiedSource:
+class RectifiedSource(_ComputedSource):
     """A slave resampled into the master grid, computed for the window asked for.
 
     A :class:`~processing_core.offsets.tiles.Source` (float32, NaN without data): the tiled
@@ -237,10 +247,7 @@ class RectifiedSource:
         self.memory_mb = memory_mb
         self.shape = ground.shape
 
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        return _in_strips(self._read, y0, y1, x0, x1, self.memory_mb)
-
-    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    def _window(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         ground = self.ground.read(y0, y1, x0, x1)
         line, sample = slave_coordinates(ground, self.geometry)
         out = resample_from(self.image, line, sample, order=self.order, fill_value=self.fill_value)
@@ -249,22 +256,19 @@ class RectifiedSource:
         return out
 
 
-class IntensitySource:
+class IntensitySource(_ComputedSource):
     """Squared values of another source (amplitude -> intensity), float32."""
 
     def __init__(self, source) -> None:
         self.source = source
         self.shape = source.shape
 
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        return _in_strips(self._read, y0, y1, x0, x1, 64.0)
-
-    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    def _window(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         values = np.asarray(self.source.read(y0, y1, x0, x1), dtype=np.float64)
         return (values * values).astype(np.float32)
 
 
-class MaskedSource:
+class MaskedSource(_ComputedSource):
     """A source in the master grid with the pixels ``hidden`` marks set to NaN (the final master)."""
 
     def __init__(self, source, ground: GroundSource, hidden: HiddenTest, *, memory_mb: float = 64.0) -> None:
@@ -272,10 +276,7 @@ class MaskedSource:
         self.memory_mb = memory_mb
         self.shape = ground.shape
 
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        return _in_strips(self._read, y0, y1, x0, x1, self.memory_mb)
-
-    def _read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    def _window(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         out = np.asarray(self.source.read(y0, y1, x0, x1), dtype=np.float32)
         out[self.hidden(self.ground.read(y0, y1, x0, x1))] = np.nan
         return out
@@ -284,10 +285,9 @@ class MaskedSource:
 def hidden_fraction(ground: GroundSource, hidden: HiddenTest, *, memory_mb: float) -> float:
     """Fraction of the master grid that ``hidden`` marks, counted in strips."""
     lines, samples = ground.shape
-    step = strip_rows(samples, memory_mb, lines=lines)
     count = 0
-    for y0 in range(0, lines, step):
-        count += int(np.count_nonzero(hidden(ground.read(y0, min(y0 + step, lines), 0, samples))))
+    for y0, y1 in row_strips(0, lines, samples, memory_mb):
+        count += int(np.count_nonzero(hidden(ground.read(y0, y1, 0, samples))))
     return count / (lines * samples)
 
 
@@ -301,11 +301,10 @@ def write_strips(
 ) -> Path:
     """Write ``source`` (float32, NaN nodata) as a one-band GeoTIFF in strips, atomically."""
     lines, samples = source.shape
-    step = strip_rows(samples, memory_mb, lines=lines)
     with GeoTiffWriter(path, source.shape, descriptions=["amplitude"], metadata=metadata) as out:
-        for y0 in range(0, lines, step):
-            out.write(1, y0, 0, source.read(y0, min(y0 + step, lines), 0, samples))
-            report(progress, min(y0 + step, lines) / lines, f"writing {path.name}")
+        for y0, y1 in row_strips(0, lines, samples, memory_mb):
+            out.write(1, y0, 0, source.read(y0, y1, 0, samples))
+            report(progress, y1 / lines, f"writing {path.name}")
     return path
 
 
@@ -317,6 +316,7 @@ __all__ = [
     "SceneImage",
     "check_texture",
     "hidden_fraction",
+    "row_strips",
     "strip_rows",
     "write_strips",
 ]
