@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,9 @@ class GeoTiffWriter:
     ----------
     path
         The final file.
+    before_commit
+        Called with the finished temporary file just before it takes its final name (a QC
+        report measured on it, say); an exception there removes it.
     shape
         (rows, columns) of every band.
     descriptions
@@ -98,6 +101,7 @@ class GeoTiffWriter:
         crs_wkt: str | None = None,
         metadata: Mapping[str, str] | None = None,
         band_metadata: Sequence[Mapping[str, str]] | None = None,
+        before_commit: Callable[[Path], None] | None = None,
     ) -> None:
         if not descriptions:
             raise ValueError("at least one band is needed")
@@ -110,6 +114,7 @@ class GeoTiffWriter:
         if band_metadata is not None and len(band_metadata) != len(descriptions):
             raise ValueError(f"{len(band_metadata)} band metadata for {len(descriptions)} bands")
         self._setup = (list(descriptions), nodata, geotransform, crs_wkt, metadata, band_metadata)
+        self.before_commit = before_commit
         self.dataset: gdal.Dataset | None = None
 
     def __enter__(self) -> GeoTiffWriter:
@@ -158,7 +163,13 @@ class GeoTiffWriter:
             if exc_type is None:
                 ds.FlushCache()
             ds = None
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        if exc_type is not None:
             self.tmp.unlink(missing_ok=True)
+            return
+        try:
+            if self.before_commit is not None:
+                self.before_commit(self.tmp)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+        os.replace(self.tmp, self.path)

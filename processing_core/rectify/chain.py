@@ -198,7 +198,9 @@ def rectify_slave(
     """Steps ii-iii for one slave: resample into master geometry, refine its timing, repeat.
 
     Returns the rectified slave as a window source in the master grid (to write in strips:
-    nothing here holds a whole raster), the refined slave scene and a QC dict. Pixels in
+    nothing here holds a whole raster), the refined slave scene and a QC dict (the refinements
+    and the hidden fraction; the residual offsets are measured on the written raster, by
+    :func:`_residual_qc`, so that the slave is not computed once more for them). Pixels in
     layover in the master, or whose ground point lies in layover or shadow as the slave sees it
     (``terrain``), are NaN. ``threads`` and ``memory_mb``: of the tie-point tracking (see
     :func:`_tie_points`); ``strip_mb``: of the passes over whole rasters in strips (the slave's
@@ -255,8 +257,7 @@ def rectify_slave(
         hidden=hidden,
         memory_mb=strip_mb / 4,
     )
-    qc = _residual_qc(reference, final, params, **tracking)
-    qc["refinements"] = history
+    qc: dict = {"refinements": history}
     if seen_badly is not None:
         qc["layover_shadow_fraction"] = hidden_fraction(ground, seen_badly, memory_mb=strip_mb)
     return final, scene, qc

@@ -298,10 +298,15 @@ def write_strips(
     memory_mb: float,
     metadata: dict[str, str],
     progress: ProgressCallback | None = None,
+    before_commit: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write ``source`` (float32, NaN nodata) as a one-band GeoTIFF in strips, atomically."""
+    """Write ``source`` (float32, NaN nodata) as a one-band GeoTIFF in strips, atomically
+    (``before_commit``: see :class:`~processing_core.rasters.GeoTiffWriter`)."""
     lines, samples = source.shape
-    with GeoTiffWriter(path, source.shape, descriptions=["amplitude"], metadata=metadata) as out:
+    writer = GeoTiffWriter(
+        path, source.shape, descriptions=["amplitude"], metadata=metadata, before_commit=before_commit
+    )
+    with writer as out:
         for y0, y1 in row_strips(0, lines, samples, memory_mb):
             out.write(1, y0, 0, source.read(y0, y1, 0, samples))
             report(progress, y1 / lines, f"writing {path.name}")

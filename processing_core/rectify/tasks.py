@@ -157,7 +157,15 @@ def finish_slave(
         )
         write_refined(refined, Path(task.geometry_dir) / "refined" / f"{task.scene_id}.json")
         qc = qc | {"method": "improved", "reference": task.reference_id}
-        write_rectified(out, task.scene_id, image, qc, memory_mb=task.memory_mb)
+
+        def residual(written: Path) -> dict[str, Any]:
+            source = RasterSource(written)
+            try:
+                return _chain._residual_qc(reference, source, params, threads=threads, memory_mb=tracking_mb)
+            finally:
+                source.close()
+
+        write_rectified(out, task.scene_id, image, qc, memory_mb=task.memory_mb, measured=residual)
     reference.close()
 
 
@@ -168,20 +176,36 @@ def write_refined(scene: Scene, path: Path) -> None:
 
 
 def write_rectified(
-    out: Path, scene_id: str, image: np.ndarray | Source, qc: dict[str, Any], *, memory_mb: float = 256.0
+    out: Path,
+    scene_id: str,
+    image: np.ndarray | Source,
+    qc: dict[str, Any],
+    *,
+    memory_mb: float = 256.0,
+    measured: Callable[[Path], dict[str, Any]] | None = None,
 ) -> None:
     """``<out>/<scene_id>.json`` (QC report), then ``<out>/<scene_id>.tif`` (float32, NaN nodata).
 
     ``image``: an array, or a window source in the master grid written in strips that fit
-    ``memory_mb``. The QC report first: the raster is what marks the scene done, so a run killed
-    between the two never leaves a rectified raster without its report.
+    ``memory_mb``; ``measured`` (with a source): QC entries measured on the written raster,
+    put first in the report. The QC report before the raster's final name: the raster is what
+    marks the scene done, so a run killed between the two never leaves a rectified raster
+    without its report.
     """
-    _chain._write_json(out / f"{scene_id}.json", {"scene": scene_id, **qc})
+    report_path = out / f"{scene_id}.json"
     metadata = {"SCENE_ID": scene_id}
     if isinstance(image, np.ndarray):
+        _chain._write_json(report_path, {"scene": scene_id, **qc})
         write_geotiff(out / f"{scene_id}.tif", [image], descriptions=["amplitude"], metadata=metadata)
-    else:
-        write_strips(out / f"{scene_id}.tif", image, memory_mb=memory_mb, metadata=metadata)
+        return
+
+    def report_on(written: Path) -> None:
+        extra = measured(written) if measured is not None else {}
+        _chain._write_json(report_path, {"scene": scene_id, **extra, **qc})
+
+    write_strips(
+        out / f"{scene_id}.tif", image, memory_mb=memory_mb, metadata=metadata, before_commit=report_on
+    )
 
 
 _CACHE: dict[tuple[Any, ...], tuple[GroundSource, _chain.TerrainMask]] = {}

@@ -156,3 +156,22 @@ def test_geotiff_writer_blocks_equal_one_write_and_failure_leaves_nothing(tmp_pa
     with pytest.raises(RuntimeError, match="stop"):
         fail_halfway()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.tif", "whole.tif"]
+    # before_commit sees the finished raster under its temporary name; its failure removes it.
+    seen = []
+
+    def measure(tmp):
+        seen.append(
+            (tmp.name, float(gdal.Open(str(tmp)).ReadAsArray().sum()), (tmp_path / "qc.tif").exists())
+        )
+
+    with GeoTiffWriter(tmp_path / "qc.tif", (4, 5), descriptions=["a"], before_commit=measure) as w:
+        w.write(1, 0, 0, np.ones((4, 5)))
+    assert seen == [(".qc.partial.tif", 20.0, False)]
+
+    def refuse(tmp):
+        raise ValueError("bad raster")
+
+    with pytest.raises(ValueError, match="bad raster"):
+        with GeoTiffWriter(tmp_path / "refused.tif", (4, 5), descriptions=["a"], before_commit=refuse) as w:
+            w.write(1, 0, 0, np.ones((4, 5)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.tif", "qc.tif", "whole.tif"]
