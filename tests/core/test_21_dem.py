@@ -37,6 +37,22 @@ def test_egm96_heights_become_ellipsoidal(path):
     assert (-37 < n.min() and n.max() < -30) if path == BIGTUJUNGA else (46 < n.min() and n.max() < 50)
 
 
+def test_reading_a_dem_needs_no_whole_grid_coordinates():
+    """The geoid is applied from the coordinates of every 8th cell, interpolated in strips: the
+    peak memory of a read is a few copies of the heights, not the ~130 bytes per cell that the
+    coordinates and indices of every cell took (a frame's 30 m DEM has 10^7 cells or more)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        dem = read_dem(BIGTUJUNGA)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert dem._lonlat is None  # no cached coordinates of every cell either
+    assert peak / dem.heights_m.size < 60
+
+
 def test_real_dem_grid_and_sampling():
     dem = read_dem(BIGTUJUNGA, vertical="ellipsoid")
     assert dem.shape == (643, 1197)
