@@ -133,7 +133,7 @@ def make_stack(root: Path, size: int, *, seed: int = 0) -> tuple[Path, Path]:
     return root, dem
 
 
-def child(stack: str, dem: str, memory_mb: float, code: str) -> int:
+def child(stack: str, dem: str, memory_mb: float, code: str, step_px: int) -> int:
     """``rectify_stack`` of the code in folder ``code`` in this fresh process; prints seconds and
     peak RSS as JSON (``memory_mb`` < 0: the peer, which has no such option)."""
     sys.path.insert(0, code)
@@ -142,16 +142,25 @@ def child(stack: str, dem: str, memory_mb: float, code: str) -> int:
     before = peak_rss_mib()
     t0 = time.perf_counter()
     options = {"memory_mb": memory_mb} if memory_mb > 0 else {}
-    rectify_stack(stack, dem, params=RectifyParameters(), **options)
+    rectify_stack(stack, dem, params=RectifyParameters(step_px=step_px), **options)
     seconds = time.perf_counter() - t0
     qc = json.loads((Path(stack) / "rectified" / "ALOS_20080216.json").read_text())
     print(json.dumps({"seconds": seconds, "peak_mib": peak_rss_mib(), "baseline_mib": before, "qc": qc}))
     return 0
 
 
-def _run(stack: Path, dem: Path, memory_mb: float, code: Path, gdal_cache_mb: int) -> dict:
-    env = os.environ | {"GDAL_CACHEMAX": str(gdal_cache_mb)}
-    cmd = [sys.executable, __file__, "--child", str(stack), str(dem), str(memory_mb), str(code)]
+def _run(stack: Path, dem: Path, memory_mb: float, code: Path, args: argparse.Namespace) -> dict:
+    env = os.environ | {"GDAL_CACHEMAX": str(args.gdal_cache_mb)}
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        str(stack),
+        str(dem),
+        str(memory_mb),
+        str(code),
+        str(args.step_px),
+    ]
     done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -164,15 +173,15 @@ def measure(size: int, args: argparse.Namespace, tmp: Path, peer: Path | None) -
     if peer is not None:
         copy = tmp / f"peer{size}"
         shutil.copytree(stack, copy)
-        theirs = _run(copy, dem, -1.0, peer, args.gdal_cache_mb)
+        theirs = _run(copy, dem, -1.0, peer, args)
         shutil.rmtree(copy)
-    result = _run(stack, dem, args.memory_mb, ROOT, args.gdal_cache_mb)
+    result = _run(stack, dem, args.memory_mb, ROOT, args)
     dem_ds = gdal.Open(str(dem))
     result |= {"size": size, "dem_cells": dem_ds.RasterXSize * dem_ds.RasterYSize, "build_s": built}
     whole = WHOLE_BYTES_PER_PIXEL * size * size / 2**20
     qc = result["qc"]
     print(
-        f"{size} x {size} px (DEM {result['dem_cells']:,} cells): rectified in {result['seconds']:.0f} s, "
+        f"{size} x {size} px (DEM {result['dem_cells']:,} cells, tie points every {args.step_px} px): rectified in {result['seconds']:.0f} s, "
         f"peak RSS {result['peak_mib']:.0f} MiB at --memory-mb {args.memory_mb:g} "
         f"(whole arrays would hold >= {whole:.0f} MiB); slave residual "
         f"{qc.get('residual_line_rms_px', float('nan')):.3f} / {qc.get('residual_sample_rms_px', float('nan')):.3f} px "
@@ -199,11 +208,12 @@ def main() -> int:
     ap.add_argument("--gdal-cache-mb", type=int, default=64, help="GDAL_CACHEMAX of the run (default 64)")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--no-peer", action="store_true", help="skip the peer (the whole-scene rectification)")
-    ap.add_argument("--child", nargs=4, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--step-px", type=int, default=32, help="tie-point spacing, px (default 32, as rectify)")
+    ap.add_argument("--child", nargs=5, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        stack, dem, memory_mb, code = args.child
-        return child(stack, dem, float(memory_mb), code)
+        stack, dem, memory_mb, code, step_px = args.child
+        return child(stack, dem, float(memory_mb), code, int(step_px))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] + ([args.big] if args.big else [])
     with tempfile.TemporaryDirectory(prefix="bench_rectify_") as tmp:
         peer = None
