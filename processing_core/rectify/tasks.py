@@ -46,6 +46,7 @@ from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rasters import write_geotiff
 from processing_core.rectify import chain as _chain
 from processing_core.rectify.sources import GroundSource, SceneImage, write_strips
+from processing_core.rectify.traditional import rectify_traditional
 from processing_core.scene import Scene, read_scene, write_scene
 
 gdal.UseExceptions()
@@ -93,7 +94,7 @@ def rectify_scene(task: SceneTask) -> str:
     if params.method == "traditional":
         master = read_scene(task.master_sidecar)
         with single_threaded_blas():
-            image, qc = _chain.rectify_traditional(
+            image, qc = rectify_traditional(
                 scene,
                 _chain.read_amplitude(scene),
                 master,

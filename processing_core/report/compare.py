@@ -21,7 +21,8 @@ from processing_core.geometry import RadarGeometry
 from processing_core.offsets import OffsetField, track
 from processing_core.radar_grids import azimuth_spacing_m
 from processing_core.rectify import RectifyParameters
-from processing_core.rectify.chain import read_amplitude, rectify_traditional
+from processing_core.rectify.chain import read_amplitude
+from processing_core.rectify.traditional import rectify_traditional
 from processing_core.stack import Stack
 
 gdal.UseExceptions()
