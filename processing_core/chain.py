@@ -29,6 +29,7 @@ from processing_core.network import DEFAULT_BRIDGE, DEFAULT_MIN_DAYS, PairRules
 from processing_core.offsets.params import OffsetParameters
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rectify import RectifyParameters
+from processing_core.timeseries_tasks import FRAMES
 
 STEPS = ("pairs", "rectify", "offsets", "invert", "geocode", "report")
 """The steps of :func:`run_stack`, in order."""
@@ -69,6 +70,10 @@ class RunOptions:
     """Weight the SBAS inversion by each offset's predicted variance."""
     robust: bool = False
     """Iteratively reweighted L1 SBAS that resists outlier pairs."""
+    frame: str = "material"
+    """Whose motion the series follow: ``material`` (the ground that was at each node on the
+    first date) or ``eulerian`` (the offsets as measured at the nodes);
+    :mod:`processing_core.material`."""
     epsg: int | None = None
     """Geocoding target CRS (default: the DEM's CRS and spacing)."""
     resolution: float | None = None
@@ -99,6 +104,8 @@ class RunOptions:
             object.__setattr__(self, name, table)
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.frame not in FRAMES:
+            raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {self.frame!r}")
         from processing_core.execution import check_scheduler
 
         check_scheduler(self.scheduler, self.workers)
@@ -327,6 +334,7 @@ def _step_invert(
         root,
         weighted=options.weighted,
         robust=options.robust,
+        frame=options.frame,
         workers=options.threads,
         progress=progress,
         executor=executor,

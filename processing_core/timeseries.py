@@ -11,7 +11,8 @@ block of grid rows, and writes on the same grid (DESIGN.md contract for the firs
                                              DATE=YYYY-MM-DD), metres relative to the first date
     timeseries/los_std.tif, azimuth_std.tif  propagated standard deviation per date, m
     timeseries/los_rate.tif, azimuth_rate.tif  mean rate per platform period and over the whole
-                                             span, m/yr: (d(last) - d(first)) / duration
+                                             span, m/yr: least-squares slope of the period's
+                                             series (metadata RATE_METHOD)
     timeseries/los_residual.tif, ...         residual RMS of the pairs, m
     timeseries/los_count.tif, ...            valid pairs and rank per node (int16; rank < n-1:
                                              the pairs there do not connect every date)
@@ -51,7 +52,15 @@ from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.radar_grids import SubGrid, azimuth_spacing_m
 from processing_core.stack import Stack, load_stack
 from processing_core.timeseries_tasks import BANDS as _BANDS
-from processing_core.timeseries_tasks import COMPONENTS, BlockResult, BlockTask, invert_block, write_block
+from processing_core.timeseries_tasks import (
+    COMPONENTS,
+    FRAMES,
+    RATE_METHOD,
+    BlockResult,
+    BlockTask,
+    invert_block,
+    write_block,
+)
 
 gdal.UseExceptions()
 
@@ -287,6 +296,7 @@ def invert_stack(
     *,
     weighted: bool = False,
     robust: bool = False,
+    frame: str = "material",
     block_rows: int | None = None,
     workers: int | None = None,
     force: bool = False,
@@ -297,7 +307,10 @@ def invert_stack(
     """Invert the stack's offsets into LOS and azimuth time series; return the summary written to
     ``timeseries/invert.json`` (with ``"skipped_run": True`` when the outputs were up to date).
 
-    The grid is inverted ``block_rows`` rows at a time (default: as many as ``memory_mb`` holds).
+    ``frame`` is ``material`` (default: the series of the ground that was at each node on the
+    first date, :mod:`processing_core.material`) or ``eulerian`` (the pairs' offsets as
+    measured at the nodes, summed; metres off at a landslide's head and toe after tens of
+    metres of motion). The grid is inverted ``block_rows`` rows at a time (default: as many as ``memory_mb`` holds).
     With an ``executor`` (:mod:`processing_core.execution`) every block is one
     :class:`~processing_core.timeseries_tasks.BlockTask` (``workers`` threads each, default 1),
     e.g. on a Dask cluster, sent two per worker at a time; the blocks' results are written in row
@@ -309,10 +322,12 @@ def invert_stack(
     InputError
         Without pairs or offset files, or with offset files on different grids.
     """
+    if frame not in FRAMES:
+        raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {frame!r}")
     stack = load_stack(root)
     dates, index = _date_index(stack)
     inputs, skipped, skipped_invalid, grid = _pair_inputs(stack, index)
-    parameters = {"weighted": weighted, "robust": robust}
+    parameters = {"weighted": weighted, "robust": robust, "frame": frame, "rate_method": RATE_METHOD}
     folder = stack.root / "timeseries"
     signature = _signature(inputs, parameters)
     summary_path = folder / "invert.json"
@@ -329,8 +344,8 @@ def invert_stack(
             return {**previous, "skipped_run": True}
     report(progress, 0.01, "conversion factors")
     scenes = {p.geometry for p in inputs}
-    geometries = {sid: RadarGeometry(stack.scene(sid)) for sid in scenes}
-    final = str(stack.masters.get("final") or next(iter(scenes)))
+    final = str(stack.masters.get("final") or sorted(scenes)[0])
+    geometries = {sid: RadarGeometry(stack.scene(sid)) for sid in scenes | {final}}
     heights, height_source = _node_heights(
         stack, grid, geometries.get(final) or next(iter(geometries.values()))
     )
@@ -345,14 +360,20 @@ def invert_stack(
     pairs = [(p.i, p.j) for p in inputs]
     n_pairs = len(inputs)
     if block_rows is None:
-        per_row = n_pairs * grid.cols * 8 * (4 if weighted else 2) * 3
+        per_row = n_pairs * grid.cols * 8 * (4 if weighted else 2) * (5 if frame == "material" else 3)
         block_rows = int(max(1, min(grid.rows, memory_mb * 2**20 // max(per_row, 1))))
     names_d = ["D" + d.strftime("%Y%m%d") for d in dates]
     date_meta = [{"DATE": d.isoformat()} for d in dates]
     periods = _periods(stack, index, len(dates))
     period_names = [f"rate_{name}_{dates[a]:%Y%m%d}_{dates[b]:%Y%m%d}" for name, a, b in periods]
     period_meta = [
-        {"PERIOD": name, "START": dates[a].isoformat(), "END": dates[b].isoformat(), "UNITS": "m/yr"}
+        {
+            "PERIOD": name,
+            "START": dates[a].isoformat(),
+            "END": dates[b].isoformat(),
+            "UNITS": "m/yr",
+            "RATE_METHOD": RATE_METHOD,
+        }
         for name, a, b in periods
     ]
     common = {**grid.metadata(), "GEOMETRY": f"final master {final}", "REFERENCE_DATE": dates[0].isoformat()}
@@ -387,6 +408,7 @@ def invert_stack(
         starts = list(range(0, grid.rows, block_rows))
         n_connected = dict.fromkeys(COMPONENTS, 0)
         n_solved = dict.fromkeys(COMPONENTS, 0)
+        rounds = {"iterations": 0, "last_change_px": 0.0}
 
         def task(r0: int) -> BlockTask:
             r1 = min(r0 + block_rows, grid.rows)
@@ -404,6 +426,10 @@ def invert_stack(
                 weighted,
                 robust,
                 workers if executor is None else (workers or 1),
+                frame,
+                grid.rows,
+                float(grid.step),
+                final,
             )
 
         def write(block: BlockTask, results: dict[str, BlockResult]) -> None:
@@ -413,6 +439,8 @@ def invert_stack(
                 solved = result.n_valid > 0
                 n_solved[comp] += int(solved.sum())
                 n_connected[comp] += int((solved & result.connected).sum())
+            rounds["iterations"] = max(rounds["iterations"], results["los"].iterations)
+            rounds["last_change_px"] = max(rounds["last_change_px"], results["los"].last_change_px)
 
         def fraction(done: int) -> float:
             return 0.05 + 0.93 * done / len(starts)
@@ -460,6 +488,7 @@ def invert_stack(
         "los_m_per_range_px": dict(los_factor),
         "nodes_solved": n_solved,
         "nodes_connected": n_connected,
+        "material_frame": rounds if frame == "material" else None,
         "periods": [
             {"name": n, "start": dates[a].isoformat(), "end": dates[b].isoformat()} for n, a, b in periods
         ],

@@ -18,6 +18,12 @@ from ..layers import load_styled_raster
 from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, scheduled
 from .base import SarAlgorithm, StackAlgorithm
 
+#: (core value, label) of the frame of the series (``processing_core.material``)
+FRAME_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("material", "Material: the ground that was at each node on the first date"),
+    ("eulerian", "Eulerian: the offsets as measured at the nodes"),
+)
+
 #: (output name, file stem in timeseries/ and geocoded/, layer title, style) of the loaded products
 PRODUCTS: tuple[tuple[str, str, str, str], ...] = (
     ("LOS", "los", "LOS displacement (m)", "displacement_m"),
@@ -56,6 +62,7 @@ def product_results(
 class InvertTimeSeriesAlgorithm(StackAlgorithm):
     WEIGHTED = "WEIGHTED"
     ROBUST = "ROBUST"
+    FRAME = "FRAME"
     BLOCK_ROWS = "BLOCK_ROWS"
     MEMORY_MB = "MEMORY_MB"
     WORKERS = "WORKERS"
@@ -79,6 +86,11 @@ class InvertTimeSeriesAlgorithm(StackAlgorithm):
         "<b>Stack folder</b>: a stack with offsets (run <i>Offset tracking</i> first).<br>"
         "<b>Weighted</b>: weight each offset by its predicted variance (default: equal weights, "
         "as the paper). <b>Robust</b>: iteratively reweighted fit that resists outlier pairs.<br>"
+        "<b>Frame</b>: <i>material</i> (default) follows the ground that was at each node on the "
+        "first date: each pair's offsets are read where that ground is on the pair's first date, "
+        "iterating from the offsets as measured. <i>Eulerian</i> sums the offsets as measured at "
+        "the nodes, which mixes pieces of ground once they have moved by pixels: metres off at a "
+        "landslide's head and toe after tens of metres of motion.<br>"
         "<b>Advanced</b>: block rows, memory, threads (per task with a scheduler, default 1), a "
         "Dask scheduler running one block of rows per task (<code>local</code>: a local cluster; "
         "<code>tcp://HOST:8786</code>: a running one; empty: the plugin's Processing setting "
@@ -88,7 +100,7 @@ class InvertTimeSeriesAlgorithm(StackAlgorithm):
         "<code>DYYYYMMDD</code>, metres relative to the first date (negative LOS = away from the "
         "sensor; azimuth positive along the flight direction); their standard deviations "
         "<code>*_std.tif</code>; mean rates in m/yr per platform period and over the whole span "
-        "<code>*_rate.tif</code>; residual RMS and pair counts. The displacement and rate layers "
+        "<code>*_rate.tif</code> (the least-squares line through the period's dates); residual RMS and pair counts. The displacement and rate layers "
         "load with a diverging colour ramp centred on zero, showing the last date or the whole "
         "span. Resumable: skipped when the offsets and options are unchanged.<br><br>"
         "Same as the command line <code>python3 -m processing_core invert</code>."
@@ -102,6 +114,7 @@ class InvertTimeSeriesAlgorithm(StackAlgorithm):
                 (self.ROBUST, "Robust fit (resists outlier pairs)", False),
             ]
         )
+        self.add_enum(self.FRAME, "Frame of the series", FRAME_OPTIONS)
         self.add_numbers(
             [
                 (self.BLOCK_ROWS, "Grid rows per block (0: from the memory)", 0, 0),
@@ -129,6 +142,7 @@ class InvertTimeSeriesAlgorithm(StackAlgorithm):
                 str(stack),
                 weighted=self.parameterAsBool(parameters, self.WEIGHTED, context),
                 robust=self.parameterAsBool(parameters, self.ROBUST, context),
+                frame=self.enum_value(parameters, self.FRAME, FRAME_OPTIONS, context),
                 block_rows=self.parameterAsInt(parameters, self.BLOCK_ROWS, context) or None,
                 workers=self.parameterAsInt(parameters, self.WORKERS, context) or None,
                 force=self.parameterAsBool(parameters, self.FORCE, context),

@@ -20,7 +20,7 @@ from ..corebridge import FeedbackProgress, core_errors, core_function
 from ..scheduler import DASK_WORKERS, SCHEDULER, add_scheduler_parameters, scheduler_of
 from .base import DEM_VERTICAL_OPTIONS, StackAlgorithm
 from .geocode import add_target_grid_parameters, target_grid
-from .invert import add_product_outputs, product_results
+from .invert import FRAME_OPTIONS, add_product_outputs, product_results
 from .offsets import PREFILTER_OPTIONS, SELECTION_OPTIONS, parse_windows
 
 #: labels of the core's steps (``processing_core.chain.STEPS``) in the steps parameter
@@ -58,6 +58,7 @@ class RunChainAlgorithm(StackAlgorithm):
     BRIDGE = "BRIDGE"
     WEIGHTED = "WEIGHTED"
     ROBUST = "ROBUST"
+    FRAME = "FRAME"
     TIE_WINDOW_PX = "TIE_WINDOW_PX"
     TIE_STEP_PX = "TIE_STEP_PX"
     DEM_VERTICAL = "DEM_VERTICAL"
@@ -184,6 +185,7 @@ class RunChainAlgorithm(StackAlgorithm):
             ],
             advanced=True,
         )
+        self.add_enum(self.FRAME, "Frame of the time series", FRAME_OPTIONS, advanced=True)
         self.add_enum(self.DEM_VERTICAL, "DEM heights", DEM_VERTICAL_OPTIONS, advanced=True)
         self.add_stack_output("Stack folder (processed)")
         self.addOutput(QgsProcessingOutputHtml(self.REPORT, self.tr("Report (report/report.html)")))
@@ -217,6 +219,7 @@ class RunChainAlgorithm(StackAlgorithm):
                 min_snr=self.parameterAsDouble(parameters, self.MIN_SNR, context),
                 weighted=self.parameterAsBool(parameters, self.WEIGHTED, context),
                 robust=self.parameterAsBool(parameters, self.ROBUST, context),
+                frame=self.enum_value(parameters, self.FRAME, FRAME_OPTIONS, context),
                 epsg=epsg,
                 resolution=resolution,
                 compare_traditional=self.parameterAsBool(parameters, self.COMPARE_TRADITIONAL, context),

@@ -7,6 +7,7 @@ import argparse
 from processing_core.commands import Command
 from processing_core.commands.network import _platform_days
 from processing_core.commands.offsets import _windows, add_scheduler_options, add_speckle_options
+from processing_core.commands.timeseries import add_frame_option
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -43,6 +44,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     i = p.add_argument_group("inversion and geocoding")
     i.add_argument("--weighted", action="store_true", help="weight offsets by their predicted variance")
     i.add_argument("--robust", action="store_true", help="iteratively reweighted L1 inversion")
+    add_frame_option(i)
     i.add_argument("--epsg", type=int, default=None, help="geocoding CRS (default: the DEM's)")
     i.add_argument("--resolution", type=float, default=None, help="geocoding cell size (with --epsg)")
     p.add_argument(
@@ -81,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
             min_snr=args.min_snr,
             weighted=args.weighted,
             robust=args.robust,
+            frame=args.frame,
             epsg=args.epsg,
             resolution=args.resolution,
             compare_traditional=not args.no_compare,

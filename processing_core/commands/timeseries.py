@@ -9,6 +9,18 @@ from processing_core.commands.offsets import add_scheduler_options
 from processing_core.progress import TextProgressBar
 
 
+def add_frame_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--frame``: whose motion the series follow (:mod:`processing_core.material`)."""
+    p.add_argument(
+        "--frame",
+        choices=("material", "eulerian"),
+        default="material",
+        help="material (default): the series of the ground that was at each node on the first date, "
+        "each pair read where that ground is on its first date; eulerian: the offsets as measured at "
+        "the nodes (metres off at a landslide's head and toe after tens of metres of motion)",
+    )
+
+
 def _invert_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stack", required=True, help="stack folder (stack.json, offsets/)")
     p.add_argument(
@@ -19,6 +31,7 @@ def _invert_configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--robust", action="store_true", help="iteratively reweighted L1 fit that resists outlier pairs"
     )
+    add_frame_option(p)
     p.add_argument(
         "--block-rows", type=int, default=None, help="grid rows per block (default: from --memory-mb)"
     )
@@ -52,6 +65,7 @@ def _invert_run(args: argparse.Namespace) -> int:
             args.stack,
             weighted=args.weighted,
             robust=args.robust,
+            frame=args.frame,
             block_rows=args.block_rows,
             workers=args.workers,
             force=args.force,

@@ -2,8 +2,9 @@
 
 The truth rasters hold the displacement of every master pixel at every date, metres relative
 to the first date; the time series are on the offset node grid. The mean rate of a period from
-the truth is ``(truth[end] - truth[start]) / years`` at the pixel under each node, compared with
-the ``<component>_rate.tif`` band of that period where the pairs connect every date (rank
+the truth is the same least-squares line through the truth's series at the period's dates
+(:func:`~processing_core.timeseries_tasks.period_rate`), at the pixel under each node, compared
+with the ``<component>_rate.tif`` band of that period where the pairs connect every date (rank
 ``n_dates - 1``) and inside the landslide: nodes whose true rate magnitude exceeds half the
 period's peak. Issue 7 asks for rate maps within 10 % of the truth there.
 """
@@ -17,6 +18,7 @@ import numpy as np
 from osgeo import gdal
 
 from processing_core.radar_grids import SubGrid
+from processing_core.timeseries_tasks import period_rate
 
 gdal.UseExceptions()
 
@@ -55,10 +57,14 @@ def rate_accuracy(root: str | Path, component: str = "los") -> dict[str, dict[st
         start, end = dt.date.fromisoformat(meta["START"]), dt.date.fromisoformat(meta["END"])
         if start not in band_dates or end not in band_dates:
             continue
-        years = (end - start).days / 365.25
-        first = truth_ds.GetRasterBand(band_dates.index(start) + 1).ReadAsArray().astype(np.float64)
-        last = truth_ds.GetRasterBand(band_dates.index(end) + 1).ReadAsArray().astype(np.float64)
-        truth = ((last - first) / years)[np.ix_(rows, cols)]
+        period = [k for k, d in enumerate(band_dates) if start <= d <= end]
+        series = np.array(
+            [
+                truth_ds.GetRasterBand(k + 1).ReadAsArray().astype(np.float64)[np.ix_(rows, cols)]
+                for k in period
+            ]
+        )
+        truth = period_rate([band_dates[k] for k in period], series)
         estimate = band.ReadAsArray().astype(np.float64)
         peak = float(np.nanmax(np.abs(truth))) if np.isfinite(truth).any() else 0.0
         inside = full & np.isfinite(estimate) & np.isfinite(truth) & (np.abs(truth) > 0.5 * peak) & (peak > 0)

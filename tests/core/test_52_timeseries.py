@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from geometry_helpers import BIGTUJUNGA
 from osgeo import gdal
+from scipy.interpolate import LinearNDInterpolator
+from scipy.ndimage import binary_dilation, binary_erosion
 
 from processing_core.errors import InputError
 from processing_core.geometry import RadarGeometry
@@ -21,6 +24,7 @@ from processing_core.scene import read_scene
 from processing_core.simulate import get_scenario, simulate_stack
 from processing_core.stack import load_stack
 from processing_core.timeseries import invert_stack
+from processing_core.timeseries_tasks import period_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = SubGrid(row0=3.0, col0=5.0, step=6.0, rows=0, cols=0)
@@ -31,9 +35,62 @@ def _read(path: Path) -> tuple[np.ndarray, gdal.Dataset]:
     return ds.ReadAsArray().reshape(ds.RasterCount, ds.RasterYSize, ds.RasterXSize).astype(np.float64), ds
 
 
+def test_period_rate_is_the_least_squares_line():
+    """Against numpy's polyfit on uneven dates; NaN stays on its pixel; bad periods raise."""
+    import datetime as dt
+
+    rng = np.random.default_rng(3)
+    dates = sorted(
+        dt.date(2007, 1, 7) + dt.timedelta(days=int(d)) for d in rng.choice(1500, 12, replace=False)
+    )
+    years = np.array([(d - dates[0]).days for d in dates]) / 365.25
+    series = rng.normal(0.0, 1.0, (12, 4, 5)) + years[:, None, None] * rng.normal(0, 3, (4, 5))
+    series[5, 1, 2] = np.nan
+    rate = period_rate(dates, series)
+    flat = series.reshape(12, -1)
+    ok = np.isfinite(flat).all(axis=0)
+    np.testing.assert_allclose(rate.ravel()[ok], np.polyfit(years, flat[:, ok], 1)[0], rtol=1e-12)
+    assert np.isnan(rate[1, 2])
+    assert np.isfinite(rate).sum() == 19
+    # A constant rate is the secant; two dates are the secant.
+    line = -2.5 * years[:, None]
+    np.testing.assert_allclose(period_rate(dates, line), -2.5, rtol=1e-12)
+    np.testing.assert_allclose(period_rate(dates[:2], series[:2]), (series[1] - series[0]) / years[1])
+    with pytest.raises(ValueError, match="at least two dates"):
+        period_rate(dates[:1], series[:1])
+    with pytest.raises(ValueError, match="same day"):
+        period_rate([dates[0], dates[0]], series[:2])
+
+
+def _as_measured(u_rows: np.ndarray, u_cols: np.ndarray, grid: SubGrid) -> Callable[[int, int], tuple]:
+    """What a pair (i, j) measures at the grid's nodes, from the truth's displacement of every
+    master pixel in pixels ((dates, lines, samples), the ground that was there on the first
+    date): the motion from date i to date j of the ground that is *at the node on date i*.
+    Scipy's linear interpolation of the truth's pixels, moved to where they are on date i,
+    independently of the code under test."""
+    lines, samples = np.mgrid[0 : u_rows.shape[1], 0 : u_rows.shape[2]].astype(np.float64)
+    moving = (np.nan_to_num(np.abs(u_rows)) + np.nan_to_num(np.abs(u_cols))).max(axis=0) > 0
+    box = binary_dilation(moving, iterations=24)
+    ok = box & np.isfinite(u_rows).all(axis=0) & np.isfinite(u_cols).all(axis=0)
+    node_l, node_s = np.meshgrid(grid.lines(), grid.samples(), indexing="ij")
+    at_node = box[node_l.astype(int), node_s.astype(int)]
+
+    def measure(i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        d_rows = np.zeros(node_l.shape)
+        d_cols = np.zeros(node_l.shape)
+        where = np.column_stack([lines[ok] + u_rows[i][ok], samples[ok] + u_cols[i][ok]])
+        values = np.column_stack([(u_rows[j] - u_rows[i])[ok], (u_cols[j] - u_cols[i])[ok]])
+        moved = LinearNDInterpolator(where, values)(node_l[at_node], node_s[at_node])
+        d_rows[at_node], d_cols[at_node] = moved[:, 0], moved[:, 1]
+        return d_rows, d_cols
+
+    return measure
+
+
 @pytest.fixture(scope="module")
 def stack_with_offsets(tmp_path_factory):
-    """The small stack, its pairs, and offsets (px) made from its true LOS/azimuth maps plus noise."""
+    """The small stack, its pairs, and offsets (px) a pair would measure from its true motion,
+    plus noise."""
     out = tmp_path_factory.mktemp("ts")
     simulate_stack(get_scenario("small"), BIGTUJUNGA, out, seed=4)
     select_stack_pairs(out, plot=False)
@@ -51,24 +108,24 @@ def stack_with_offsets(tmp_path_factory):
     truth = json.loads((out / "truth" / "truth.json").read_text())
     master = RadarGeometry(read_scene(out / "truth" / "scenes" / f"{truth['final_master']}.json"))
     h = np.mean([p["height_m"] for p in truth["points"]])
-    lines, samples = np.meshgrid(grid.lines(), grid.samples(), indexing="ij")
-    spacing = azimuth_spacing_m(master, lines, samples, np.full(lines.shape, h))
     dr = master.grid.slant_range_spacing_m
+    every_line, every_sample = np.mgrid[0 : los.shape[1], 0 : los.shape[2]]
+    spacing_px = azimuth_spacing_m(master, every_line, every_sample, np.full(every_line.shape, h))
+    measure = _as_measured(az / spacing_px, -los / dr, grid)  # farther range: away, negative LOS
     index = {s.id: k for k, s in enumerate(stack.scenes)}
     rng = np.random.default_rng(0)
     for pair in stack.pairs:
         i, j = index[pair["reference"]], index[pair["secondary"]]
-        d_los = los_n[j] - los_n[i]
-        d_az = az_n[j] - az_n[i]
-        range_px = -d_los / dr + rng.normal(0, 0.02, d_los.shape)  # farther range: away, negative LOS
-        azimuth_px = d_az / spacing + rng.normal(0, 0.02, d_az.shape)
-        gaps = rng.random(d_los.shape) < 0.1
+        d_rows, d_cols = measure(i, j)
+        range_px = d_cols + rng.normal(0, 0.02, d_cols.shape)
+        azimuth_px = d_rows + rng.normal(0, 0.02, d_rows.shape)
+        gaps = rng.random(d_cols.shape) < 0.1
         range_px[gaps] = np.nan
         azimuth_px[gaps] = np.nan
-        sigma = np.full(d_los.shape, 0.02)
+        sigma = np.full(d_cols.shape, 0.02)
         write_geotiff(
             out / "offsets" / f"{pair['reference']}__{pair['secondary']}.tif",
-            [azimuth_px, range_px, sigma * 30, sigma * 30, np.full(d_los.shape, 64.0), sigma, sigma],
+            [azimuth_px, range_px, sigma * 30, sigma * 30, np.full(d_cols.shape, 64.0), sigma, sigma],
             descriptions=[
                 "azimuth_px",
                 "range_px",
@@ -112,10 +169,12 @@ def test_invert_recovers_the_true_time_series(stack_with_offsets):
     rate, rds = _read(out / "timeseries" / "los_rate.tif")
     names = [rds.GetRasterBand(k + 1).GetDescription() for k in range(rds.RasterCount)]
     assert [n.split("_")[1] for n in names] == ["ALOS", "ALOS-2", "all"]
-    years = (np.datetime64(stack.scenes[-1].date) - np.datetime64(stack.scenes[0].date)).astype(
-        float
-    ) / 365.25
-    true_all = (los_n[-1] - los_n[0]) / years
+    assert {rds.GetRasterBand(k + 1).GetMetadataItem("RATE_METHOD") for k in range(3)} == {"least_squares"}
+    # The truth's rate: numpy's straight-line fit through the true series at every date.
+    t = np.array(
+        [(np.datetime64(s.date) - np.datetime64(stack.scenes[0].date)).astype(float) for s in stack.scenes]
+    )
+    true_all = np.polyfit(t / 365.25, los_n.reshape(len(t), -1), 1)[0].reshape(los_n.shape[1:])
     np.testing.assert_allclose(rate[2][moving], true_all[moving], rtol=0.1, atol=0.05)
     # Counts, residuals, std.
     count, cds = _read(out / "timeseries" / "los_count.tif")
@@ -158,6 +217,35 @@ def test_weighted_robust_rerun_and_cli(stack_with_offsets):
     los_r, _ = _read(out / "timeseries" / "los.tif")
     assert np.sqrt(np.nanmean((los_r - los_n) ** 2)) < 0.1
     assert not list((out / "timeseries").glob(".*partial*"))
+
+
+def test_eulerian_frame_misses_the_ground_where_the_motion_changes(stack_with_offsets):
+    """The offsets as measured, summed at fixed nodes, follow other ground than the truth's once it
+    has moved by pixels; the material frame (default, above within 0.1 m) does not."""
+    out, _, los_n, _, _ = stack_with_offsets
+    summary = invert_stack(out, frame="eulerian", force=True)
+    assert summary["parameters"]["frame"] == "eulerian"
+    assert summary["material_frame"] is None
+    # Nodes inside the landslide (the rim is a jump from 0 to metres, where no frame helps).
+    inner = binary_erosion(np.abs(los_n[-1]) > 0, iterations=1)
+    assert inner.sum() > 200
+    los, _ = _read(out / "timeseries" / "los.tif")
+    eulerian = np.abs(los - los_n)[:, inner]
+    # ~15 m of motion with gradients of ~0.05 m/m: u |u'| / 2 ~ 0.4 m, plus the noise (~0.05 m).
+    assert np.nanmax(eulerian) > 0.5
+    material = invert_stack(out)
+    assert material["parameters"]["frame"] == "material"
+    assert material["material_frame"]["iterations"] >= 1
+    assert material["material_frame"]["last_change_px"] < 0.01
+    los_m, _ = _read(out / "timeseries" / "los.tif")
+    error = np.abs(los_m - los_n)[:, inner]
+    assert np.sqrt(np.nanmean(error**2)) < 0.5 * np.sqrt(np.nanmean(eulerian**2))
+    assert np.nanmax(error) < 0.7 * np.nanmax(eulerian)
+    # Blocks of 4 rows read their ground through halos of rows: the same series, to the
+    # iteration's tolerance (1e-3 px ~ 5 mm).
+    invert_stack(out, block_rows=4, force=True)
+    los_b, _ = _read(out / "timeseries" / "los.tif")
+    np.testing.assert_allclose(los_b, los_m, atol=0.005, rtol=0)
 
 
 def test_invert_refuses_missing_offsets_and_mixed_grids(tmp_path, stack_with_offsets):

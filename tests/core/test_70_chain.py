@@ -137,11 +137,11 @@ def test_report_rate_accuracy_against_the_truth(finished):
     ]
     assert whole
     assert dates[0] == meta["REFERENCE_DATE"]
-    years = (np.datetime64(dates[-1]) - np.datetime64(dates[0])).astype(int) / 365.25
+    years = np.array([(np.datetime64(d) - np.datetime64(dates[0])).astype(int) for d in dates]) / 365.25
     errors = []
     for i in range(rate.shape[1]):
         for j in range(rate.shape[2]):
-            true_rate = (truth[-1] - truth[0])[int(row0 + i * step), int(col0 + j * step)] / years
+            true_rate = np.polyfit(years, truth[:, int(row0 + i * step), int(col0 + j * step)], 1)[0]
             errors.append((true_rate, rate[whole[0]][i, j], rank[i, j] == len(dates) - 1))
     peak = max(abs(t) for t, _, _ in errors if np.isfinite(t))
     rel = [abs(e - t) / abs(t) for t, e, full in errors if full and np.isfinite(e) and abs(t) > peak / 2]

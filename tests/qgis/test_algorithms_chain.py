@@ -295,6 +295,26 @@ def test_time_series_at_p2_matches_truth(chain) -> None:
     assert Path(result["AZIMUTH_RATE"]).is_file()
 
 
+def test_invert_frame_choice_reaches_the_core(chain, tmp_path: Path) -> None:
+    """FRAME: material by default (index 0), eulerian on request, recorded in invert.json."""
+    invert = QgsApplication.processingRegistry().createAlgorithmById("sarots:invert")
+    frame = invert.parameterDefinition("FRAME")
+    assert frame.defaultValue() == 0
+    assert frame.options()[0].startswith("Material")
+    assert frame.options()[1].startswith("Eulerian")
+    assert (
+        json.loads((chain["stack"] / "timeseries" / "invert.json").read_text())["parameters"]["frame"]
+        == "material"
+    )
+    copy = Path(shutil.copytree(chain["stack"], tmp_path / "stack"))
+    _run("invert", {"STACK": str(copy), "FRAME": 1})
+    summary = json.loads((copy / "timeseries" / "invert.json").read_text())
+    assert summary["parameters"]["frame"] == "eulerian"
+    assert summary["material_frame"] is None
+    run = QgsApplication.processingRegistry().createAlgorithmById("sarots:run")
+    assert run.parameterDefinition("FRAME").flags() & QgsProcessingParameterDefinition.FlagAdvanced
+
+
 def test_geocoded_on_the_dem_grid(chain) -> None:
     result, stack = chain["geocode"], chain["stack"]
     assert result["OUTPUT"] == str(stack / "geocoded")
