@@ -66,10 +66,13 @@ def resample_nodes(field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.
     numpy.ndarray
         (n, ...): the weights of the finite nodes among the four around each position
         renormalised; NaN where they add up to less than :data:`MIN_WEIGHT` (at most one node
-        of a gap is bridged) or the position is off the grid. At a node itself the value is
-        the node's.
+        of a gap is bridged). Positions off the grid take the value at its edge (ground that
+        moved out of the grid by noise or motion keeps its pairs). At a node itself the value
+        is the node's.
     """
     n_rows, n_cols = field.shape[1:]
+    rows = np.clip(rows, 0.0, n_rows - 1.0)
+    cols = np.clip(cols, 0.0, n_cols - 1.0)
     r0 = np.floor(rows).astype(np.intp)
     c0 = np.floor(cols).astype(np.intp)
     fr, fc = rows - r0, cols - c0
@@ -87,9 +90,8 @@ def resample_nodes(field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.
         ok = inside & np.isfinite(values)
         total += np.where(ok, w * np.where(ok, values, 0.0), 0.0)
         weight += np.where(ok, w, 0.0)
-    on_grid = (rows >= 0) & (rows <= n_rows - 1) & (cols >= 0) & (cols <= n_cols - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(on_grid & (weight >= MIN_WEIGHT - 1e-12), total / weight, np.nan)
+        return np.where(weight >= MIN_WEIGHT - 1e-12, total / weight, np.nan)
 
 
 def material_sbas(
@@ -215,7 +217,9 @@ def material_sbas(
     los, az = solve(None, None)
     shift_r, shift_c = shifts(los, az)
     iterations, change = 0, float(np.max(np.abs(shift_r), initial=0.0) + np.max(np.abs(shift_c), initial=0.0))
+    farthest = 0.0  # rows between a node and where its ground was read, in any round
     while iterations < max_iterations and change * step_px > tolerance_px:
+        farthest = max(farthest, float(np.max(np.abs(shift_r), initial=0.0)))
         los, az = solve(shift_r, shift_c)
         new_r, new_c = shifts(los, az)
         change = float(
@@ -223,5 +227,5 @@ def material_sbas(
         )
         shift_r, shift_c = new_r, new_c
         iterations += 1
-    reach = int(np.ceil(np.max(np.abs(shift_r), initial=0.0))) + 1
+    reach = int(np.ceil(max(farthest, float(np.max(np.abs(shift_r), initial=0.0))))) + 1
     return MaterialSbas(los, az, iterations, change * step_px, reach)
