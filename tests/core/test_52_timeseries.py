@@ -204,6 +204,8 @@ def test_weighted_robust_rerun_and_cli(stack_with_offsets):
             "--stack",
             str(out),
             "--robust",
+            "--frame",
+            "material",
             "--block-rows",
             "7",
         ],
@@ -214,6 +216,7 @@ def test_weighted_robust_rerun_and_cli(stack_with_offsets):
     )
     assert run.returncode == 0, run.stderr
     assert "invert: 6 dates" in run.stdout
+    assert json.loads((out / "timeseries" / "invert.json").read_text())["parameters"]["frame"] == "material"
     los_r, _ = _read(out / "timeseries" / "los.tif")
     assert np.sqrt(np.nanmean((los_r - los_n) ** 2)) < 0.1
     assert not list((out / "timeseries").glob(".*partial*"))
