@@ -360,7 +360,8 @@ def track_stack(
     Pairs whose output is up to date are skipped (resumable). Records the parameters and a
     provenance entry in ``stack.json``. With an ``executor`` (:mod:`processing_core.execution`)
     every pair to compute is one :class:`PairTask` run by :func:`track_pair`, e.g. on a Dask
-    cluster (``threads`` per task, default 1); the results are identical and in pair order.
+    cluster (``threads`` per task, default 1); with fewer pairs to compute than workers, each
+    pair's tiles are the tasks instead. The results are identical and in pair order.
 
     Raises
     ------
@@ -416,6 +417,7 @@ def _track_with(
     progress: ProgressCallback | None,
 ) -> list[PairResult]:
     """The pairs to compute as executor tasks (one thread each unless told); the others skipped here.
+    With fewer pairs to compute than the executor has workers, the pairs' tiles are the tasks.
 
     Tiles change the last bits of the results, and their size follows the memory per thread; a
     task gets this machine's ``memory_mb`` per thread of the serial run, so that it cuts the same
@@ -445,6 +447,24 @@ def _track_with(
     skipped = len(jobs) - len(tasks)
     if skipped:
         report(progress, skipped / len(jobs), f"{skipped} pair(s) up to date")
+    if 0 < len(tasks) < max(1, int(getattr(executor, "workers", 1))):
+        # Fewer pairs than workers: each pair's tiles are the tasks instead, so that every worker
+        # has work; the same tiles (the serial run's memory per thread), so the same bits.
+        for n, (k, task) in enumerate(tasks):
+            lo, hi = (skipped + n) / len(jobs), (skipped + n + 1) / len(jobs)
+            track_files(
+                task.reference_path,
+                task.secondary_path,
+                task.out,
+                parameters=params,
+                threads=threads or os.cpu_count() or 1,
+                memory_mb=memory_mb,
+                force=True,
+                progress=scaled(progress, lo, hi),
+                executor=executor,
+            )
+            results[k] = PairResult(task.reference, task.secondary, Path(task.out), False)
+        return [r for r in results if r is not None]
     computed = executor.map(
         track_pair,
         [t for _, t in tasks],

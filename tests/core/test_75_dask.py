@@ -449,6 +449,24 @@ def test_run_stack_gives_one_cluster_to_rectify_offsets_and_invert(rectified, tm
     assert seen == {"rectify": None, "offsets": None, "invert": None}  # serial without a scheduler
 
 
+def test_fewer_pairs_than_workers_run_as_tiles(rectified, serial, cluster, tmp_path):
+    """One pair left to compute on two workers: its tiles are the tasks, the same bits as serial."""
+    _, expected = serial
+    root = _copy(rectified, tmp_path, pairs=1)
+    messages: list[str] = []
+    results = track_stack(
+        root,
+        parameters=PARAMS,
+        memory_mb=MEMORY_MB,
+        executor=cluster,
+        progress=lambda f, m: messages.append(m),
+    )
+    assert len(results) == 1
+    assert not results[0].skipped
+    assert sum(m.startswith("offsets: tile ") for m in messages) > 2  # tile tasks, not one pair task
+    _assert_same_offsets(results, expected)
+
+
 def test_one_pair_tiles_through_a_cluster_equal_the_serial_run(rectified, cluster, tmp_path, capsys):
     from processing_core.cli import main
     from processing_core.offsets.files import PairResult, track_files
