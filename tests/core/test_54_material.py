@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from scipy.optimize import brentq
 
 from processing_core.inversion import sbas
 from processing_core.material import material_sbas, resample_nodes
+from processing_core.timeseries import invert_stack
 
 STEP_PX = 4.0
 LOS_M_PER_PX = -4.29  # metres of LOS per range pixel (a farther range is away: negative)
@@ -157,3 +159,5 @@ def test_bad_arguments():
         )
     with pytest.raises(ValueError, match="differ"):
         _run(pairs, ok, ok[:, :2], 4)
+    with pytest.raises(ValueError, match="frame must be one of material, eulerian, got 'lagrange'"):
+        invert_stack(Path("/nonexistent"), frame="lagrange")  # refused before any file is read

@@ -212,6 +212,8 @@ def test_bad_input_is_refused_before_work(simulated, tmp_path):
         RunOptions(step_px=0)
     with pytest.raises(ValueError, match="min_days"):
         RunOptions(min_days={"ALOS": -3})
+    with pytest.raises(ValueError, match="frame must be one of material, eulerian"):
+        RunOptions(frame="lagrange")
     assert not (simulated / "run.json").exists()  # nothing was written by the refused runs
 
 
