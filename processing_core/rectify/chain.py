@@ -49,6 +49,7 @@ from processing_core.rectify.correction import (
 )
 from processing_core.rectify.inputs import TerrainMask, read_amplitude
 from processing_core.rectify.sources import (
+    CountedTest,
     GroundSource,
     IntensitySource,
     MaskedSource,
@@ -195,17 +196,19 @@ def rectify_slave(
     threads: int | None = None,
     memory_mb: float = 1024.0,
     strip_mb: float = 256.0,
-) -> tuple[RectifiedSource, Scene, dict]:
+) -> tuple[RectifiedSource, Scene, dict, CountedTest | None]:
     """Steps ii-iii for one slave: resample into master geometry, refine its timing, repeat.
 
     Returns the rectified slave as a window source in the master grid (to write in strips:
-    nothing here holds a whole raster), the refined slave scene and a QC dict (the refinements
-    and the hidden fraction; the residual offsets are measured on the written raster, by
-    :func:`_residual_qc`, so that the slave is not computed once more for them). Pixels in
+    nothing here holds a whole raster), the refined slave scene, a QC dict (the refinements)
+    and the layover/shadow test of the slave (None without ``terrain``), which counts what it
+    marks while the source is written: its ``fraction`` then is the hidden fraction. The
+    residual offsets are measured on the written raster, by :func:`_residual_qc`, so that the
+    slave is not computed once more for them. Pixels in
     layover in the master, or whose ground point lies in layover or shadow as the slave sees it
     (``terrain``), are NaN. ``threads`` and ``memory_mb``: of the tie-point tracking (see
     :func:`_tie_points`); ``strip_mb``: of the passes over whole rasters in strips (the slave's
-    mean, the hidden fraction).
+    mean).
 
     Each pass tracks the slave resampled with its current geometry against the reference,
     converts the offsets to slave pixels (the affine Jacobian of the master -> slave mapping,
@@ -244,7 +247,7 @@ def rectify_slave(
         scene = corrected_scene(scene, correction)
         history.append(correction.as_dict())
     geometry = RadarGeometry(scene)
-    seen_badly = terrain.hidden_in(geometry) if terrain is not None else None
+    seen_badly = CountedTest(terrain.hidden_in(geometry)) if terrain is not None else None
 
     def hidden(g):
         return g.layover if seen_badly is None else g.layover | seen_badly(g)
@@ -258,10 +261,7 @@ def rectify_slave(
         hidden=hidden,
         memory_mb=strip_mb / 4,
     )
-    qc: dict = {"refinements": history}
-    if seen_badly is not None:
-        qc["layover_shadow_fraction"] = hidden_fraction(ground, seen_badly, memory_mb=strip_mb)
-    return final, scene, qc
+    return final, scene, {"refinements": history}, seen_badly
 
 
 def _residual_qc(

@@ -282,6 +282,27 @@ class MaskedSource(_ComputedSource):
         return out
 
 
+class CountedTest:
+    """A hidden test that counts the pixels it is asked about and those it marks, so that a
+    write in strips gives the hidden fraction without a pass of its own."""
+
+    def __init__(self, test: HiddenTest) -> None:
+        self.test = test
+        self.marked = 0
+        self.seen = 0
+
+    def __call__(self, ground: GroundLookup) -> np.ndarray:
+        out = self.test(ground)
+        self.marked += int(np.count_nonzero(out))
+        self.seen += int(out.size)
+        return out
+
+    @property
+    def fraction(self) -> float:
+        """Marked / seen pixels so far (0 before any)."""
+        return self.marked / self.seen if self.seen else 0.0
+
+
 def hidden_fraction(ground: GroundSource, hidden: HiddenTest, *, memory_mb: float) -> float:
     """Fraction of the master grid that ``hidden`` marks, counted in strips."""
     lines, samples = ground.shape
@@ -314,6 +335,7 @@ def write_strips(
 
 
 __all__ = [
+    "CountedTest",
     "GroundSource",
     "IntensitySource",
     "MaskedSource",

@@ -145,7 +145,7 @@ def finish_slave(
     params = _chain.RectifyParameters(**task.params)
     reference = read_reference(out / f"{task.reference_id}.tif")
     with single_threaded_blas():
-        image, refined, qc = _chain.rectify_slave(
+        image, refined, qc, seen_badly = _chain.rectify_slave(
             scene,
             SceneImage(scene),
             reference,
@@ -160,9 +160,14 @@ def finish_slave(
         qc = qc | {"method": "improved", "reference": task.reference_id}
 
         def residual(written: Path) -> dict[str, Any]:
+            # Counted while the strips were written: every pixel once.
+            hidden = {} if seen_badly is None else {"layover_shadow_fraction": seen_badly.fraction}
             source = RasterSource(written)
             try:
-                return _chain._residual_qc(reference, source, params, threads=threads, memory_mb=tracking_mb)
+                return (
+                    _chain._residual_qc(reference, source, params, threads=threads, memory_mb=tracking_mb)
+                    | hidden
+                )
             finally:
                 source.close()
 

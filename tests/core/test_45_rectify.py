@@ -12,6 +12,8 @@ from osgeo import gdal
 from processing_core.geometry import RadarGeometry
 from processing_core.offsets import track
 from processing_core.rectify import RectifyParameters, rectify_stack
+from processing_core.rectify.sources import hidden_fraction
+from processing_core.rectify.tasks import _geometry
 from processing_core.scene import read_scene
 from processing_core.simulate import get_scenario, simulate_stack
 from processing_core.simulate.platforms import PALSAR1_FBS, PALSAR2_SM3
@@ -103,6 +105,11 @@ def test_cross_platform_pair_is_aligned_after_rectification(still):
     assert qc["reference"] == master_id
     # Ground the slave sees in layover or shadow (steep slopes of the real DEM) is masked, not smeared.
     assert 0.0 < qc["layover_shadow_fraction"] < 0.3
+    # Counted while the raster was written: the same as a pass of its own over the ground table
+    # with the slave's refined geometry.
+    ground, terrain = _geometry(root / "geometry" / "ground_lut.tif", str(BIGTUJUNGA), "egm96", 64.0)
+    seen = terrain.hidden_in(RadarGeometry(read_scene(root / "geometry" / "refined" / f"{other}.json")))
+    assert qc["layover_shadow_fraction"] == hidden_fraction(ground, seen, memory_mb=16.0)
     rectified = _read(root / "rectified" / f"{other}.tif")
     assert np.isnan(rectified).mean() >= qc["layover_shadow_fraction"]
 

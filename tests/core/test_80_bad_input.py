@@ -394,7 +394,7 @@ def test_cancel_during_rectify_stops_promptly_and_keeps_a_consistent_stack(stack
     def fake_slave(slave, image, reference, ground, params, terrain=None, **tracking):
         calls.append(slave.id)
         time.sleep(0.05 if slave.id == SLAVE else 1.0)
-        return np.zeros(ground.shape, np.float32), slave, {"tie_points": 0}
+        return np.zeros(ground.shape, np.float32), slave, {"tie_points": 0}, None
 
     monkeypatch.setattr(rectify_chain, "rectify_slave", fake_slave)
     slaves = ["PALSAR_20080712", "PALSAR_20100225", "PALSAR2_20150727", "PALSAR2_20170724"]
