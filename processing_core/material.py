@@ -88,7 +88,7 @@ def resample_nodes(field: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.
         inside = (r >= 0) & (r < n_rows) & (c >= 0) & (c < n_cols) & (w > 0)
         values = field[:, np.clip(r, 0, n_rows - 1), np.clip(c, 0, n_cols - 1)]
         ok = inside & np.isfinite(values)
-        total += np.where(ok, w * np.where(ok, values, 0.0), 0.0)
+        total += np.where(ok, w * values, 0.0)
         weight += np.where(ok, w, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(weight >= MIN_WEIGHT - 1e-12, total / weight, np.nan)

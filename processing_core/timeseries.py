@@ -310,7 +310,8 @@ def invert_stack(
     ``frame`` is ``material`` (default: the series of the ground that was at each node on the
     first date, :mod:`processing_core.material`) or ``eulerian`` (the pairs' offsets as
     measured at the nodes, summed; metres off at a landslide's head and toe after tens of
-    metres of motion). The grid is inverted ``block_rows`` rows at a time (default: as many as ``memory_mb`` holds).
+    metres of motion). The grid is inverted ``block_rows`` rows at a time (default: as many as
+    ``memory_mb`` holds).
     With an ``executor`` (:mod:`processing_core.execution`) every block is one
     :class:`~processing_core.timeseries_tasks.BlockTask` (``workers`` threads each, default 1),
     e.g. on a Dask cluster, sent two per worker at a time; the blocks' results are written in row

@@ -29,9 +29,9 @@ BANDS = {"los": ("range_px", "sigma_range_px"), "azimuth": ("azimuth_px", "sigma
 """Offset band and its standard deviation's band, per component."""
 _DAYS_PER_YEAR = 365.25
 RATE_METHOD = "least_squares"
+"""How the rate maps are computed (:func:`period_rate`); band metadata ``RATE_METHOD``."""
 FRAMES = ("material", "eulerian")
 """Frames of the time series: :mod:`processing_core.material`."""
-"""How the rate maps are computed (:func:`period_rate`); band metadata ``RATE_METHOD``."""
 
 
 @dataclass(frozen=True)
@@ -224,9 +224,6 @@ def write_block(
     writers[f"{comp}_count"].write(r0, np.array([count, rank]))
 
 
-__all__ = ["BANDS", "COMPONENTS", "BlockResult", "BlockTask", "invert_block", "write_block"]
-
-
 def period_rate(dates: list[dt.date] | tuple[dt.date, ...], displacement: np.ndarray) -> np.ndarray:
     """Mean rate of a period: the least-squares slope of a straight line through its series, m/yr.
 
@@ -259,3 +256,16 @@ def period_rate(dates: list[dt.date] | tuple[dt.date, ...], displacement: np.nda
     d = np.asarray(displacement, dtype=np.float64)
     centred = d - d.mean(axis=0)
     return np.tensordot(t, centred, axes=1) / float(t @ t)
+
+
+__all__ = [
+    "BANDS",
+    "COMPONENTS",
+    "FRAMES",
+    "RATE_METHOD",
+    "BlockResult",
+    "BlockTask",
+    "invert_block",
+    "period_rate",
+    "write_block",
+]

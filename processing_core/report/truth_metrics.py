@@ -50,6 +50,13 @@ def rate_accuracy(root: str | Path, component: str = "los") -> dict[str, dict[st
     from processing_core.report import full_rank  # here: the report package imports this module
 
     full = full_rank(root, component, truth_ds.RasterCount)
+    # The truth at the pixel under each node, every date, read once for all the periods.
+    at_nodes = np.array(
+        [
+            truth_ds.GetRasterBand(b + 1).ReadAsArray().astype(np.float64)[np.ix_(rows, cols)]
+            for b in range(truth_ds.RasterCount)
+        ]
+    )
     out: dict[str, dict[str, float | int | str]] = {}
     for k in range(rate_ds.RasterCount):
         band = rate_ds.GetRasterBand(k + 1)
@@ -57,14 +64,8 @@ def rate_accuracy(root: str | Path, component: str = "los") -> dict[str, dict[st
         start, end = dt.date.fromisoformat(meta["START"]), dt.date.fromisoformat(meta["END"])
         if start not in band_dates or end not in band_dates:
             continue
-        period = [k for k, d in enumerate(band_dates) if start <= d <= end]
-        series = np.array(
-            [
-                truth_ds.GetRasterBand(k + 1).ReadAsArray().astype(np.float64)[np.ix_(rows, cols)]
-                for k in period
-            ]
-        )
-        truth = period_rate([band_dates[k] for k in period], series)
+        period = [b for b, d in enumerate(band_dates) if start <= d <= end]
+        truth = period_rate([band_dates[b] for b in period], at_nodes[period])
         estimate = band.ReadAsArray().astype(np.float64)
         peak = float(np.nanmax(np.abs(truth))) if np.isfinite(truth).any() else 0.0
         inside = full & np.isfinite(estimate) & np.isfinite(truth) & (np.abs(truth) > 0.5 * peak) & (peak > 0)
