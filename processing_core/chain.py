@@ -29,7 +29,7 @@ from processing_core.network import DEFAULT_BRIDGE, DEFAULT_MIN_DAYS, PairRules
 from processing_core.offsets.params import OffsetParameters
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rectify import RectifyParameters
-from processing_core.timeseries_tasks import FRAMES
+from processing_core.timeseries_tasks import check_frame
 
 STEPS = ("pairs", "rectify", "offsets", "invert", "geocode", "report")
 """The steps of :func:`run_stack`, in order."""
@@ -104,8 +104,7 @@ class RunOptions:
             object.__setattr__(self, name, table)
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
-        if self.frame not in FRAMES:
-            raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {self.frame!r}")
+        check_frame(self.frame)
         from processing_core.execution import check_scheduler
 
         check_scheduler(self.scheduler, self.workers)

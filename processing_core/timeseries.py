@@ -54,10 +54,10 @@ from processing_core.stack import Stack, load_stack
 from processing_core.timeseries_tasks import BANDS as _BANDS
 from processing_core.timeseries_tasks import (
     COMPONENTS,
-    FRAMES,
     RATE_METHOD,
     BlockResult,
     BlockTask,
+    check_frame,
     invert_block,
     write_block,
 )
@@ -323,8 +323,7 @@ def invert_stack(
     InputError
         Without pairs or offset files, or with offset files on different grids.
     """
-    if frame not in FRAMES:
-        raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {frame!r}")
+    check_frame(frame)
     stack = load_stack(root)
     dates, index = _date_index(stack)
     inputs, skipped, skipped_invalid, grid = _pair_inputs(stack, index)

@@ -34,6 +34,12 @@ FRAMES = ("material", "eulerian")
 """Frames of the time series: :mod:`processing_core.material`."""
 
 
+def check_frame(frame: str) -> None:
+    """``ValueError`` unless ``frame`` is one of :data:`FRAMES`."""
+    if frame not in FRAMES:
+        raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {frame!r}")
+
+
 @dataclass(frozen=True)
 class BlockTask:
     """Rows ``r0:r1`` of the offsets grid, both components (picklable)."""
@@ -75,8 +81,7 @@ class BlockTask:
     """The geometry scene of the grid (the final master): the key of its factors."""
 
     def __post_init__(self) -> None:
-        if self.frame not in FRAMES:
-            raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {self.frame!r}")
+        check_frame(self.frame)
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,7 @@ __all__ = [
     "RATE_METHOD",
     "BlockResult",
     "BlockTask",
+    "check_frame",
     "invert_block",
     "period_rate",
     "write_block",
