@@ -22,6 +22,9 @@ DIST_DIR ?= dist
 DEMO_OUT ?= demo_output
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+# The suite's files spread over one process per core (pytest-xdist); a file stays on one process,
+# so its module fixtures are built once. PYTEST_JOBS=0 runs everything in this process.
+PYTEST_JOBS ?= auto
 
 # Headless Qt for QGIS (tests, qgis_process).
 export QT_QPA_PLATFORM := offscreen
@@ -41,7 +44,8 @@ deps:
 test: deps
 	@status=0; \
 	echo "+ ruff check ."; $(RUFF) check . || status=1; \
-	echo "+ pytest $(PYTEST_ARGS)"; $(VPY) -m pytest $(PYTEST_ARGS) || status=1; \
+	echo "+ pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)"; \
+	$(VPY) -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS) || status=1; \
 	exit $$status
 
 lint: deps

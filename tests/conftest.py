@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import pytest
 # Before pytest-qgis creates its QgsApplication (in its pytest_configure): no display needed,
 # and a private runtime dir so Qt does not warn about a missing XDG_RUNTIME_DIR.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_OWN_RUNTIME_DIR = ""
 if not os.environ.get("XDG_RUNTIME_DIR"):
-    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sarots-xdg-runtime-")
-    atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], ignore_errors=True)
+    _OWN_RUNTIME_DIR = os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sarots-xdg-runtime-")
+    atexit.register(shutil.rmtree, _OWN_RUNTIME_DIR, ignore_errors=True)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
@@ -71,3 +73,38 @@ def _collect_garbage_between_tests():
     import gc
 
     gc.collect()
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Skip the interpreter's finalization once pytest has reported everything.
+
+    After pytest returns, Python's finalization destroys what the QgsApplication left, SIP
+    wrappers, GDAL objects held by modules and the threads of Dask clients, in an order nobody
+    controls. In CI this killed the process with SIGSEGV after all 503 tests had passed and
+    pytest had printed its summary (and once here with glibc's "corrupted size vs. prev_size"),
+    which turned a green run red. An exit handler registered now runs before every other one
+    (they run last-registered first): it flushes the streams and ends the process with pytest's
+    own exit status, so nothing that was reported is lost and the finalization never runs.
+    """
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is None:  # no session ran (usage error, --help, --version)
+        return
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+
+    def _exit_now() -> None:
+        if _OWN_RUNTIME_DIR and runtime_dir == _OWN_RUNTIME_DIR:
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+        os._exit(status)
+
+    atexit.register(_exit_now)

@@ -1,7 +1,8 @@
 """The analysis algorithms (point, stages, correlate) through ``processing.run``.
 
-The ``small`` demo stack (simulated, then the whole chain run by the core: ``run_demo``, about
-30 s) is built once for the module. The results are checked against sources independent of the
+The ``small`` demo stack (simulated, then the whole chain run by the core: ``run_demo``) is built
+once for the module, with one 32 px window and no traditional-method figure: these tests read a
+finished stack and compare the algorithms with the core, not the offsets with the truth. The results are checked against sources independent of the
 algorithms' glue: the core's ``extract_point_series`` called directly at the simulator's truth
 points, the simulated baige-like history (its acceleration onset is the scenario's 2015-07-27
 rate change, in five stages), and a synthetic landslide built here whose speed follows the
@@ -48,10 +49,19 @@ def _run(alg: str, params: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def stack(provider, tmp_path_factory) -> Path:
+    from processing_core.chain import RunOptions
     from processing_core.demo import run_demo
 
     out = tmp_path_factory.mktemp("analysis_demo")
-    run_demo(out, scenario="small")
+    options = RunOptions(
+        step_px=16,
+        windows_px=(32,),
+        search_px=16,
+        tie_window_px=64,
+        tie_step_px=16,
+        compare_traditional=False,
+    )
+    run_demo(out, scenario="small", options=options)
     return out / "stack"
 
 
