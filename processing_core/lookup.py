@@ -23,6 +23,7 @@ import numpy as np
 import pyproj
 
 from processing_core.dem import Dem, _upsample, bilinear, read_dem, require_coverage
+from processing_core.ellipsoid import ellipsoid_normal
 from processing_core.geometry import RadarGeometry
 from processing_core.lookup_dem import LAYOVER, SHADOW, DemLookup, dem_to_radar
 from processing_core.lookup_tiles import FacetSplat, write_ground_tiles, write_intensity_tiles
@@ -37,6 +38,7 @@ __all__ = [
     "GroundLookup",
     "dem_to_radar",
     "radar_to_ground",
+    "scene_dem",
     "scene_footprint",
     "simulate_intensity",
     "write_lookup_tables",
@@ -218,10 +220,8 @@ def _lagrange_weights(nodes: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
     return weights
 
 
-def scene_footprint(
-    geometry: RadarGeometry, height_m: float, *, per_edge: int = 8
-) -> tuple[np.ndarray, np.ndarray]:
-    """Latitude and longitude of points along the border of the radar grid at one height."""
+def _border(geometry: RadarGeometry, per_edge: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lines and samples of points along the border of the radar grid, ``per_edge`` per side."""
     g = geometry.grid
     edge = np.linspace(0.0, 1.0, per_edge)
     lines = np.concatenate(
@@ -235,10 +235,73 @@ def scene_footprint(
             edge * (g.samples - 1),
         ]
     )
+    return lines, samples
+
+
+def scene_footprint(
+    geometry: RadarGeometry, height_m: float, *, per_edge: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude of points along the border of the radar grid at one height."""
+    lines, samples = _border(geometry, per_edge)
     lat, lon, _ = geometry.rdr2geo(
-        geometry.time_of_line(lines), g.range_of_sample(samples), np.full(lines.shape, height_m)
+        geometry.time_of_line(lines), geometry.grid.range_of_sample(samples), np.full(lines.shape, height_m)
     )
     return lat, lon
+
+
+def scene_dem(dem: Dem, geometry: RadarGeometry, *, pad_cells: int = 2, per_edge: int = 16) -> Dem:
+    """The part of ``dem`` that a scene's lookup tables depend on, on the DEM's own grid.
+
+    A cell at height h can fall in the radar grid only inside the grid's footprint at h, and the
+    footprint slides in range as h changes: the footprints at the DEM's lowest and highest
+    heights bound every cell that can. Layover needs no other cell; a shadow can be cast from
+    at most relief x tan(incidence) away (relief: highest minus lowest height, incidence the
+    largest on the footprints), so the bounding box of both footprints grows by that distance on
+    every side, then by ``pad_cells`` cells (the border is sampled at ``per_edge`` points a side).
+
+    Returns ``dem`` itself when it has no valid height, else :meth:`Dem.crop` of it (clipped to the
+    DEM): a DEM tile much larger than the scene then costs only the scene's cells.
+    """
+    finite = dem.heights_m[np.isfinite(dem.heights_m)]
+    if finite.size == 0:
+        return dem
+    low, high = float(finite.min()), float(finite.max())
+    lines, samples = _border(geometry, per_edge)
+    t, r = geometry.time_of_line(lines), geometry.grid.range_of_sample(samples)
+    sat = geometry.orbit.interpolate(t).position_m
+    lats, lons, tan_incidence = [], [], 0.0
+    for h in (low, high):
+        lat, lon, xyz = geometry.rdr2geo(t, r, np.full(lines.shape, h))
+        look = sat - xyz
+        cos_i = np.sum(look * ellipsoid_normal(lat, lon), axis=-1) / np.linalg.norm(look, axis=-1)
+        cos_i = np.clip(cos_i[np.isfinite(cos_i)], 1e-3, 1.0)
+        tan_incidence = max(tan_incidence, float(np.max(np.sqrt(1.0 - cos_i**2) / cos_i, initial=0.0)))
+        lats.append(lat)
+        lons.append(lon)
+    lat, lon = np.concatenate(lats), np.concatenate(lons)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    if not ok.any():
+        return dem
+    margin_m = (high - low) * tan_incidence
+    # Degrees of at least margin_m on the ground (a degree of latitude is 110.57-111.69 km).
+    dlat = margin_m / 110_000.0
+    dlon = margin_m / (110_000.0 * max(np.cos(np.radians(float(np.max(np.abs(lat[ok]))) + dlat)), 1e-6))
+    lat0, lat1 = float(lat[ok].min()) - dlat, float(lat[ok].max()) + dlat
+    lon0, lon1 = float(lon[ok].min()) - dlon, float(lon[ok].max()) + dlon
+    # The box's border in the DEM's grid (its edges are curves in a projected CRS).
+    edge = np.linspace(0.0, 1.0, per_edge)
+    box_lat = np.concatenate([lat0 + (lat1 - lat0) * edge, np.full(per_edge, lat1), lat0 + (lat1 - lat0) * edge,
+                              np.full(per_edge, lat0)])  # fmt: skip
+    box_lon = np.concatenate([np.full(per_edge, lon0), lon0 + (lon1 - lon0) * edge, np.full(per_edge, lon1),
+                              lon0 + (lon1 - lon0) * edge])  # fmt: skip
+    rows, cols = dem.index_of(box_lat, box_lon)
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    return dem.crop(
+        int(np.floor(np.nanmin(rows))) - pad_cells,
+        int(np.ceil(np.nanmax(rows))) + pad_cells + 1,
+        int(np.floor(np.nanmin(cols))) - pad_cells,
+        int(np.ceil(np.nanmax(cols))) + pad_cells + 1,
+    )
 
 
 def write_lookup_tables(
@@ -255,7 +318,8 @@ def write_lookup_tables(
 
     Writes, in ``out_dir``: ``dem_lut.tif`` (DEM grid: line, sample, incidence,
     local incidence), ``layover_shadow.tif`` (DEM grid, uint8 bits 1 layover, 2 shadow,
-    255 outside the scene), ``simulated_intensity.tif`` (radar grid) and, unless
+    255 outside the scene), both on the DEM cells the scene depends on (:func:`scene_dem`: the
+    DEM's grid, cropped), ``simulated_intensity.tif`` (radar grid) and, unless
     ``ground_lut`` is false, ``ground_lut.tif`` (radar grid: lat, lon, height, layover 0/1).
 
     The DEM and the DEM-grid products are held in memory; the radar-grid rasters are
@@ -298,6 +362,7 @@ def write_lookup_tables(
     dem = read_dem(dem_path, vertical=dem_vertical)
     lat, lon = scene_footprint(geometry, float(np.nanmedian(dem.heights_m)))
     require_coverage(dem, lat, lon, what=f"scene {scene.id} ({scene_path})")
+    dem = scene_dem(dem, geometry)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     common = {"SCENE_ID": scene.id, "DEM": str(Path(dem_path).resolve()), "DEM_VERTICAL": dem_vertical}

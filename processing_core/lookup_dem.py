@@ -179,8 +179,13 @@ def dem_to_radar(
 
     mask = np.zeros(dem.shape, dtype=np.uint8)
     if first_sat is not None:
-        inputs = (out["azimuth_time_s"], out["slant_range_m"], out["area_m2"], ground, off_nadir)
-        _layover_shadow(geometry, *inputs, first_sat, slant_min, mask)
+        # The strips' width from the cells inside the grid and the orbit at its first line: the
+        # same for any DEM extent that holds those cells (scene_dem's crop gives the same mask).
+        inside = np.isfinite(out["line"])
+        area = np.where(inside, out["area_m2"], np.nan) if inside.any() else out["area_m2"]
+        sat0 = geometry.orbit.interpolate(geometry.first_line_s).position_m
+        inputs = (out["azimuth_time_s"], out["slant_range_m"], area, ground, off_nadir)
+        _layover_shadow(geometry, *inputs, sat0, slant_min, mask)
     report(progress, 1.0, "DEM lookup table done")
     return DemLookup(mask=mask, **out)
 
@@ -226,14 +231,14 @@ def _layover_shadow(
 
     ``ground`` is the angle at the Earth's centre between the satellite and the cell's
     foot, ``off_nadir`` that at the satellite between nadir and the cell (rad);
-    ``first_sat`` the satellite position of the first valid cell, ``slant_min`` the
+    ``first_sat`` the satellite position at the grid's first line, ``slant_min`` the
     least slant range of the valid cells.
     """
     t_flat, r_flat = azimuth_time_s.reshape(-1), slant.reshape(-1)
     valid_idx = np.flatnonzero(np.isfinite(t_flat) & np.isfinite(r_flat))
     if valid_idx.size < 2:
         return
-    # Strip width in lines: about one DEM cell along track.
+    # Strip width in lines: about one DEM cell along track (``area``: NaN where it should not count).
     cell_m = float(np.sqrt(np.nanmedian(area)))
     speed = float(np.linalg.norm(geometry.orbit.interpolate(geometry.first_line_s).velocity_m_s))
     ground_speed = speed * 6.371e6 / float(np.linalg.norm(first_sat))
