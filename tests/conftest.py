@@ -59,6 +59,20 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
+@pytest.fixture(scope="session")
+def small_simulation(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``small`` scenario simulated over the real Big Tujunga DEM with seed 3, once per test
+    process (about 10 s). Read-only: a test that runs anything on it copies it first
+    (``shutil.copytree``)."""
+    from processing_core.simulate import get_scenario, simulate_stack
+
+    root = tmp_path_factory.mktemp("small_seed3") / "stack"
+    simulate_stack(
+        get_scenario("small"), SHARED_FIXTURES / "dem" / "bigtujunga_srtm30m_utm11.tif", root, seed=3
+    )
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage_between_tests():
     """Collect reference cycles after every test, at a known point.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -15,9 +16,10 @@ from processing_core.rectify import RectifyParameters, rectify_stack
 from processing_core.rectify.sources import hidden_fraction
 from processing_core.rectify.tasks import _geometry
 from processing_core.scene import read_scene
-from processing_core.simulate import get_scenario, simulate_stack
+from processing_core.simulate import simulate_stack
 from processing_core.simulate.platforms import PALSAR1_FBS, PALSAR2_SM3
 from processing_core.simulate.scenario import RatePeriod, Scenario
+from processing_core.stack import load_stack
 
 # The paper's Figure 1 pair: PALSAR-1 2010-02-25 and PALSAR-2 2015-07-27, ~28 km apart; no motion.
 STILL_PAIR = Scenario(
@@ -148,9 +150,10 @@ def test_rerun_skips_and_parameters_are_saved(still):
 
 
 @pytest.fixture(scope="module")
-def moving(tmp_path_factory):
-    root = tmp_path_factory.mktemp("moving")
-    stack = simulate_stack(get_scenario("small"), BIGTUJUNGA, root, seed=3)
+def moving(tmp_path_factory, small_simulation):
+    root = tmp_path_factory.mktemp("moving") / "stack"
+    shutil.copytree(small_simulation, root)
+    stack = load_stack(root)
     rectify_stack(root, BIGTUJUNGA)
     return root, stack
 

@@ -14,7 +14,6 @@ from osgeo import gdal
 from processing_core.chain import STEPS, RunOptions, run_stack
 from processing_core.errors import InputError
 from processing_core.progress import Cancelled
-from processing_core.simulate import get_scenario, simulate_stack
 from processing_core.stack import load_stack
 
 # The small scenario's landslide is 700 m x 380 m (~90 range pixels across): windows of 32-64 px.
@@ -27,11 +26,9 @@ def _bands(path):
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def simulated(small_simulation):
     """A pristine simulated stack, copied by each fixture that runs the chain on it."""
-    root = tmp_path_factory.mktemp("sim") / "stack"
-    simulate_stack(get_scenario("small"), BIGTUJUNGA, root, seed=3)
-    return root
+    return small_simulation
 
 
 @pytest.fixture(scope="module")

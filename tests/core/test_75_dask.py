@@ -21,7 +21,6 @@ from processing_core.offsets import OffsetParameters
 from processing_core.offsets.files import track_stack
 from processing_core.progress import Cancelled
 from processing_core.rectify import RectifyParameters, rectify_stack
-from processing_core.simulate import get_scenario, simulate_stack
 from processing_core.stack import load_stack
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
@@ -39,10 +38,10 @@ RECTIFY = RectifyParameters(window_px=64, step_px=16)
 
 
 @pytest.fixture(scope="module")
-def paired(tmp_path_factory):
+def paired(tmp_path_factory, small_simulation):
     """The small simulated stack, paired, not rectified."""
     root = tmp_path_factory.mktemp("dask") / "stack"
-    simulate_stack(get_scenario("small"), BIGTUJUNGA, root, seed=3)
+    shutil.copytree(small_simulation, root)
     select_stack_pairs(root, plot=False)
     return root
 

@@ -30,7 +30,6 @@ from processing_core.readers.importer import import_products
 from processing_core.rectify import RectifyParameters, rectify_stack
 from processing_core.rectify.chain import read_amplitude
 from processing_core.scene import read_scene
-from processing_core.simulate import get_scenario, simulate_stack
 from processing_core.stack import load_stack
 from processing_core.timeseries import invert_stack
 
@@ -54,10 +53,8 @@ def one_line(exc: pytest.ExceptionInfo, *needles: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sim") / "stack"
-    simulate_stack(get_scenario("small"), BIGTUJUNGA, root, seed=3)
-    return root
+def simulated(small_simulation) -> Path:
+    return small_simulation
 
 
 @pytest.fixture

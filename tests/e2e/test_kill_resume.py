@@ -24,7 +24,6 @@ import pytest
 from osgeo import gdal
 
 from processing_core.offsets.field import BANDS
-from processing_core.simulate import get_scenario, simulate_stack
 from processing_core.stack import load_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -120,9 +119,8 @@ def _bands(path: Path) -> np.ndarray:
     return gdal.Open(str(path)).ReadAsArray()
 
 
-def test_sigkill_at_three_points_then_resume_is_identical(tmp_path: Path) -> None:
-    pristine = tmp_path / "pristine"
-    simulate_stack(get_scenario("small"), DEM, pristine, seed=3)
+def test_sigkill_at_three_points_then_resume_is_identical(tmp_path: Path, small_simulation: Path) -> None:
+    pristine = small_simulation
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     shutil.copytree(pristine, reference)
     shutil.copytree(pristine, killed)
