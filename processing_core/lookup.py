@@ -220,22 +220,19 @@ def _lagrange_weights(nodes: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
     return weights
 
 
+def _box_border(y0: float, y1: float, x0: float, x1: float, per_edge: int) -> tuple[np.ndarray, np.ndarray]:
+    """(y, x) of ``per_edge`` points along each side of the box [y0, y1] x [x0, x1]."""
+    edge = np.linspace(0.0, 1.0, per_edge)
+    y_ramp, x_ramp = y0 + (y1 - y0) * edge, x0 + (x1 - x0) * edge
+    y = np.concatenate([y_ramp, np.full(per_edge, y1), y_ramp, np.full(per_edge, y0)])
+    x = np.concatenate([np.full(per_edge, x0), x_ramp, np.full(per_edge, x1), x_ramp])
+    return y, x
+
+
 def _border(geometry: RadarGeometry, per_edge: int) -> tuple[np.ndarray, np.ndarray]:
     """Lines and samples of points along the border of the radar grid, ``per_edge`` per side."""
     g = geometry.grid
-    edge = np.linspace(0.0, 1.0, per_edge)
-    lines = np.concatenate(
-        [edge * (g.lines - 1), np.full(per_edge, g.lines - 1.0), edge * (g.lines - 1), np.zeros(per_edge)]
-    )
-    samples = np.concatenate(
-        [
-            np.zeros(per_edge),
-            edge * (g.samples - 1),
-            np.full(per_edge, g.samples - 1.0),
-            edge * (g.samples - 1),
-        ]
-    )
-    return lines, samples
+    return _box_border(0.0, g.lines - 1.0, 0.0, g.samples - 1.0, per_edge)
 
 
 def scene_footprint(
@@ -289,12 +286,7 @@ def scene_dem(dem: Dem, geometry: RadarGeometry, *, pad_cells: int = 2, per_edge
     lat0, lat1 = float(lat[ok].min()) - dlat, float(lat[ok].max()) + dlat
     lon0, lon1 = float(lon[ok].min()) - dlon, float(lon[ok].max()) + dlon
     # The box's border in the DEM's grid (its edges are curves in a projected CRS).
-    edge = np.linspace(0.0, 1.0, per_edge)
-    box_lat = np.concatenate([lat0 + (lat1 - lat0) * edge, np.full(per_edge, lat1), lat0 + (lat1 - lat0) * edge,
-                              np.full(per_edge, lat0)])  # fmt: skip
-    box_lon = np.concatenate([np.full(per_edge, lon0), lon0 + (lon1 - lon0) * edge, np.full(per_edge, lon1),
-                              lon0 + (lon1 - lon0) * edge])  # fmt: skip
-    rows, cols = dem.index_of(box_lat, box_lon)
+    rows, cols = dem.index_of(*_box_border(lat0, lat1, lon0, lon1, per_edge))
     rows, cols = np.asarray(rows), np.asarray(cols)
     return dem.crop(
         int(np.floor(np.nanmin(rows))) - pad_cells,

@@ -131,7 +131,6 @@ def dem_to_radar(
     ground = np.empty(dem.shape)
     off_nadir = np.empty(dem.shape)
     grid = geometry.grid
-    first_sat = None
     slant_min = np.inf
     for r0, r1 in _strips(n_rows, n_cols):
         h0, h1 = max(0, r0 - 1), min(n_rows, r1 + 1)
@@ -160,8 +159,6 @@ def dem_to_radar(
         valid = np.isfinite(out["line"][r0:r1]) & np.isfinite(slant)
         if valid.any():
             slant_min = min(slant_min, float(slant[valid].min()))
-            if first_sat is None:
-                first_sat = sat[valid][0]
         s_hat = sat / np.linalg.norm(sat, axis=-1, keepdims=True)
         foot = geodetic_to_ecef(lat, lon, 0.0)
         foot /= np.linalg.norm(foot, axis=-1, keepdims=True)
@@ -178,14 +175,13 @@ def dem_to_radar(
         report(progress, 0.6 + 0.3 * r1 / n_rows, "incidence and layover/shadow")
 
     mask = np.zeros(dem.shape, dtype=np.uint8)
-    if first_sat is not None:
-        # The strips' width from the cells inside the grid and the orbit at its first line: the
+    if np.isfinite(slant_min):  # some cell has a solution
+        # The strips' width from the cells inside the grid (and the orbit at its first line): the
         # same for any DEM extent that holds those cells (scene_dem's crop gives the same mask).
         inside = np.isfinite(out["line"])
         area = np.where(inside, out["area_m2"], np.nan) if inside.any() else out["area_m2"]
-        sat0 = geometry.orbit.interpolate(geometry.first_line_s).position_m
         inputs = (out["azimuth_time_s"], out["slant_range_m"], area, ground, off_nadir)
-        _layover_shadow(geometry, *inputs, sat0, slant_min, mask)
+        _layover_shadow(geometry, *inputs, slant_min, mask)
     report(progress, 1.0, "DEM lookup table done")
     return DemLookup(mask=mask, **out)
 
@@ -218,7 +214,6 @@ def _layover_shadow(
     area: np.ndarray,
     ground: np.ndarray,
     off_nadir: np.ndarray,
-    first_sat: np.ndarray,
     slant_min: float,
     mask: np.ndarray,
 ) -> None:
@@ -231,8 +226,7 @@ def _layover_shadow(
 
     ``ground`` is the angle at the Earth's centre between the satellite and the cell's
     foot, ``off_nadir`` that at the satellite between nadir and the cell (rad);
-    ``first_sat`` the satellite position at the grid's first line, ``slant_min`` the
-    least slant range of the valid cells.
+    ``slant_min`` the least slant range of the valid cells.
     """
     t_flat, r_flat = azimuth_time_s.reshape(-1), slant.reshape(-1)
     valid_idx = np.flatnonzero(np.isfinite(t_flat) & np.isfinite(r_flat))
@@ -240,8 +234,10 @@ def _layover_shadow(
         return
     # Strip width in lines: about one DEM cell along track (``area``: NaN where it should not count).
     cell_m = float(np.sqrt(np.nanmedian(area)))
-    speed = float(np.linalg.norm(geometry.orbit.interpolate(geometry.first_line_s).velocity_m_s))
-    ground_speed = speed * 6.371e6 / float(np.linalg.norm(first_sat))
+    first = geometry.orbit.interpolate(geometry.first_line_s)  # the satellite at the grid's first line
+    ground_speed = (
+        float(np.linalg.norm(first.velocity_m_s)) * 6.371e6 / float(np.linalg.norm(first.position_m))
+    )
     lines_per_cell = max(1.0, cell_m / (ground_speed * geometry.grid.line_time_interval_s))
     chunk = _chunk_cells(t_flat.size)
     strip = np.empty(valid_idx.size)

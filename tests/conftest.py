@@ -111,11 +111,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     status = config.stash.get(_EXIT_STATUS, None)
     if status is None:  # no session ran (usage error, --help, --version)
         return
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
 
     def _exit_now() -> None:
-        if _OWN_RUNTIME_DIR and runtime_dir == _OWN_RUNTIME_DIR:
-            shutil.rmtree(runtime_dir, ignore_errors=True)
+        if _OWN_RUNTIME_DIR:  # its own exit handler, registered earlier, will not run
+            shutil.rmtree(_OWN_RUNTIME_DIR, ignore_errors=True)
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             if stream is not None:
                 stream.flush()
