@@ -416,7 +416,7 @@ def rectify_stack(
             geometry_dir / "refinement.json", {"final_master": final_id, "step_i": correction.as_dict()}
         )
     ground = GroundSource(geometry_dir / "ground_lut.tif")
-    terrain = TerrainMask(dem, ground, memory_mb=per_process_mb)
+    terrain = TerrainMask(dem)
     if not (out / f"{final_id}.tif").exists():
         seen_badly = terrain.hidden_in(RadarGeometry(read_scene(refined_master_path)))
 

@@ -108,9 +108,7 @@ def rectify_scene(task: SceneTask) -> str:
         write_rectified(out, task.scene_id, image, qc)
         return task.scene_id
     geometry_dir = Path(task.geometry_dir)
-    ground, terrain = _geometry(
-        geometry_dir / "ground_lut.tif", task.dem_path, params.dem_vertical, task.memory_mb
-    )
+    ground, terrain = _geometry(geometry_dir / "ground_lut.tif", task.dem_path, params.dem_vertical)
     finish_slave(
         task, scene, ground=ground, terrain=terrain, threads=task.threads, tracking_mb=task.memory_mb
     )
@@ -223,9 +221,7 @@ def _stamp(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     return str(path), st.st_size, st.st_mtime_ns
 
 
-def _geometry(
-    lut: Path, dem_path: str, vertical: str, memory_mb: float
-) -> tuple[GroundSource, _chain.TerrainMask]:
+def _geometry(lut: Path, dem_path: str, vertical: str) -> tuple[GroundSource, _chain.TerrainMask]:
     """The ground lookup table and terrain mask of a stack, kept for the next task of this process
     (one stack at a time; keyed by the files' size and modification time)."""
     key = (_stamp(lut), _stamp(dem_path), vertical)
@@ -234,7 +230,7 @@ def _geometry(
         if found is None:
             _CACHE.clear()
             ground = GroundSource(lut)
-            terrain = _chain.TerrainMask(read_dem(dem_path, vertical=vertical), ground, memory_mb=memory_mb)
+            terrain = _chain.TerrainMask(read_dem(dem_path, vertical=vertical))
             found = (ground, terrain)
             _CACHE[key] = found
     return found

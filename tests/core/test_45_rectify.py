@@ -10,10 +10,13 @@ import pytest
 from geometry_helpers import BIGTUJUNGA
 from osgeo import gdal
 
+from processing_core.dem import read_dem
 from processing_core.geometry import RadarGeometry
+from processing_core.lookup import dem_to_radar
 from processing_core.offsets import track
 from processing_core.rectify import RectifyParameters, rectify_stack
-from processing_core.rectify.sources import hidden_fraction
+from processing_core.rectify.inputs import TerrainMask
+from processing_core.rectify.sources import GroundSource, hidden_fraction
 from processing_core.rectify.tasks import _geometry
 from processing_core.scene import read_scene
 from processing_core.simulate import simulate_stack
@@ -109,11 +112,37 @@ def test_cross_platform_pair_is_aligned_after_rectification(still):
     assert 0.0 < qc["layover_shadow_fraction"] < 0.3
     # Counted while the raster was written: the same as a pass of its own over the ground table
     # with the slave's refined geometry.
-    ground, terrain = _geometry(root / "geometry" / "ground_lut.tif", str(BIGTUJUNGA), "egm96", 64.0)
+    ground, terrain = _geometry(root / "geometry" / "ground_lut.tif", str(BIGTUJUNGA), "egm96")
     seen = terrain.hidden_in(RadarGeometry(read_scene(root / "geometry" / "refined" / f"{other}.json")))
     assert qc["layover_shadow_fraction"] == hidden_fraction(ground, seen, memory_mb=16.0)
     rectified = _read(root / "rectified" / f"{other}.tif")
     assert np.isnan(rectified).mean() >= qc["layover_shadow_fraction"]
+
+
+def test_slave_terrain_mask_is_the_whole_dem_one(still):
+    """The slave's layover/shadow at the master's pixels: what the whole DEM gives, on a window
+    at the master's corner too (a shadow can be cast from outside the master's footprint)."""
+    root, stack = still
+    other = next(s.id for s in stack.scenes if s.id != stack.masters["final"])
+    geometry = RadarGeometry(read_scene(root / "geometry" / "refined" / f"{other}.json"))
+    dem = read_dem(BIGTUJUNGA, vertical="egm96")
+    whole = dem_to_radar(geometry, dem)
+    ground = GroundSource(root / "geometry" / "ground_lut.tif")
+    lines, samples = ground.shape
+    hidden = TerrainMask(dem).hidden_in(geometry)
+    n_hidden = []
+    for window in ((0, lines, 0, samples), (0, 40, samples - 40, samples)):
+        points = ground.read(*window)
+        ok = np.isfinite(points.lat_deg)
+        row, col = dem.index_of(points.lat_deg[ok], points.lon_deg[ok])
+        row, col = np.rint(row).astype(int), np.rint(col).astype(int)
+        # Compared where the slave sees the ground point at all (elsewhere it has no pixel to mask).
+        seen = np.isfinite(whole.line[row, col])
+        expected = whole.mask[row, col] > 0
+        assert seen.mean() > 0.5
+        np.testing.assert_array_equal(hidden(points)[ok][seen], expected[seen])
+        n_hidden.append(int(expected[seen].sum()))
+    assert n_hidden[0] > 100  # the steep real DEM: some of the master's ground is hidden from the slave
 
 
 def test_traditional_errors_follow_the_topography(still):
@@ -214,7 +243,7 @@ def test_robust_fit_ignores_a_large_moving_minority():
 def test_windows_and_strips_equal_the_whole_scene_resampled(still):
     """Memory bounded by configuration: a slave computed window by window (the offset engine's
     tiles) or written in strips equals the whole-scene resampling (geo2rdr of every master pixel,
-    one cubic spline over the whole slave) to float32 rounding."""
+    one cubic spline over the whole slave) to float32 rounding and geo2rdr's float64 rounding."""
     from processing_core.rectify.sources import GroundSource, RectifiedSource, SceneImage, write_strips
     from processing_core.rectify.transform import resample, slave_coordinates
 
@@ -234,9 +263,14 @@ def test_windows_and_strips_equal_the_whole_scene_resampled(still):
         for x0 in range(0, samples, 131):
             y1, x1 = min(y0 + 97, lines), min(x0 + 131, samples)
             tiled[y0:y1, x0:x1] = source.read(y0, y1, x0, x1)
-    np.testing.assert_allclose(tiled, whole, rtol=2e-7, atol=0, equal_nan=True)
+    # geo2rdr of a window and of the whole grid agree to float64 rounding of ECEF metres (< 1e-8 px;
+    # numpy's SIMD loops round an element by its place in the array); through the spline, whose
+    # slope is at most a few times the image's largest step between samples, that is the atol.
+    steepest = max(np.nanmax(np.abs(np.diff(amplitude, axis=a))) for a in (0, 1))
+    atol = 1e-8 * 4.0 * float(steepest)
+    np.testing.assert_allclose(tiled, whole, rtol=2e-7, atol=atol, equal_nan=True)
     strips = write_strips(root / "strips.tif", source, memory_mb=0.1, metadata={})  # 8-line strips
-    np.testing.assert_allclose(_read(strips), whole, rtol=2e-7, atol=0, equal_nan=True)
+    np.testing.assert_allclose(_read(strips), whole, rtol=2e-7, atol=atol, equal_nan=True)
     # A window reaching past the grid is NaN there, as the offset engine's tiles expect.
     edge = source.read(lines - 5, lines + 5, -3, 7)
     assert np.isnan(edge[5:]).all()
