@@ -29,7 +29,6 @@ import numpy as np
 from osgeo import gdal
 
 from processing_core.baselines import select_masters
-from processing_core.blas_threads import single_threaded_blas
 from processing_core.dem import read_dem, require_coverage
 from processing_core.errors import InputError
 from processing_core.execution import Executor
@@ -47,7 +46,7 @@ from processing_core.rectify.correction import (
     fit_correction,
     robust_polyfit,
 )
-from processing_core.rectify.inputs import TerrainMask, read_amplitude
+from processing_core.rectify.inputs import TerrainMask
 from processing_core.rectify.sources import (
     CountedTest,
     GroundSource,
@@ -303,11 +302,11 @@ def rectify_stack(
 
     ``memory_mb`` bounds the working memory of the improved method (shared by the cores; each
     scene task gets ``memory_mb / cores``): rasters are read, computed and written in windows
-    and strips that fit it, whatever the scenes' size (:mod:`processing_core.rectify.sources`).
-    The traditional method holds whole scenes.
+    and strips that fit it, whatever the scenes' size (:mod:`processing_core.rectify.sources`),
+    with either method.
     """
     from processing_core.rectify import tasks as scene_tasks
-    from processing_core.rectify.traditional import rectify_traditional
+    from processing_core.rectify.traditional import AmplitudeSource
 
     if not (isinstance(memory_mb, (int, float)) and memory_mb > 0):
         raise ValueError(f"memory_mb must be positive, got {memory_mb!r}")
@@ -329,10 +328,7 @@ def rectify_stack(
     master = scenes[final_id]
     per_process_mb = memory_mb / max(1, os.cpu_count() or 1)  # a task's share (the same tiles)
     master_image = SceneImage(master)
-    if params.method == "traditional":
-        master_amp = read_amplitude(master)
-    else:
-        master_image.mean(memory_mb=per_process_mb)  # no valid pixel, constant: refused before any work
+    master_image.mean(memory_mb=per_process_mb)  # no valid pixel, constant: refused before any work
     dem = read_dem(dem_path, vertical=params.dem_vertical)
     lat, lon = scene_footprint(RadarGeometry(master), float(np.nanmedian(dem.heights_m)))
     require_coverage(dem, lat, lon, what=f"final master {final_id}")
@@ -353,27 +349,22 @@ def rectify_stack(
 
     if params.method == "traditional":
         height = float(np.nanmedian(dem.heights_m))
+        master_sidecar = task(final_id, final_id).sidecar
+        cores = max(1, os.cpu_count() or 1)
         for k, scene_id in enumerate(order if executor is None else order[:1]):
-            target = out / f"{scene_id}.tif"
-            if not target.exists():
+            if not (out / f"{scene_id}.tif").exists():
                 if scene_id == final_id:
-                    image, qc = master_amp.astype(np.float32), {"reference": "itself"}
-                else:
-                    with single_threaded_blas():  # as in a task: the same bits, whatever the cores
-                        image, qc = rectify_traditional(
-                            scenes[scene_id],
-                            read_amplitude(scenes[scene_id]),
-                            master,
-                            master_amp,
-                            height,
-                            params,
-                        )
-                scene_tasks.write_rectified(
-                    out, scene_id, image, qc | {"method": "traditional", "reference": final_id}
-                )
+                    qc = {"method": "traditional", "reference": final_id}
+                    scene_tasks.write_rectified(
+                        out, scene_id, AmplitudeSource(master_image), qc, memory_mb=per_process_mb
+                    )
+                else:  # all cores on the scene's tiles, with a task's memory per thread: a task's bits
+                    one = task(scene_id, final_id, master_sidecar=master_sidecar, height_m=height)
+                    scene_tasks.finish_traditional(
+                        one, scenes[scene_id], master, threads=cores, tracking_mb=per_process_mb * cores
+                    )
             report(progress, (k + 1) / len(order), f"rectified {scene_id} (traditional)")
         if executor is not None:
-            master_sidecar = task(final_id, final_id).sidecar
             scene_tasks.rectify_with(
                 executor,
                 [task(s, final_id, master_sidecar=master_sidecar, height_m=height) for s in order[1:]],

@@ -1,4 +1,4 @@
-"""Inputs of the rectification: a scene's amplitude, and which master pixels a scene cannot see."""
+"""Inputs of the rectification: which master pixels a scene cannot see."""
 
 from __future__ import annotations
 
@@ -11,21 +11,6 @@ import pyproj
 from processing_core.dem import Dem
 from processing_core.geometry import RadarGeometry
 from processing_core.lookup import GroundLookup, dem_to_radar, scene_dem
-from processing_core.rectify.sources import SceneImage, check_texture
-from processing_core.scene import Scene
-
-
-def read_amplitude(scene: Scene) -> np.ndarray:
-    """Band 1 of a scene's raster as float64 amplitude (modulus for complex SLC); NaN for nodata.
-
-    The whole image in memory (the traditional chain's); the improved chain reads windows
-    (:class:`~processing_core.rectify.sources.SceneImage`).
-    """
-    image = SceneImage(scene)
-    amplitude = image.read(0, image.shape[0], 0, image.shape[1])
-    valid = amplitude[np.isfinite(amplitude)]
-    check_texture(scene, valid.size, *((valid.min(), valid.max()) if valid.size else (0.0, 0.0)))
-    return amplitude
 
 
 class TerrainMask:
@@ -78,4 +63,4 @@ class TerrainMask:
         return hidden
 
 
-__all__ = ["TerrainMask", "read_amplitude"]
+__all__ = ["TerrainMask"]

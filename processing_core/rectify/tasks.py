@@ -46,7 +46,7 @@ from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rasters import write_geotiff
 from processing_core.rectify import chain as _chain
 from processing_core.rectify.sources import GroundSource, SceneImage, write_strips
-from processing_core.rectify.traditional import rectify_traditional
+from processing_core.rectify.traditional import AmplitudeSource, rectify_traditional
 from processing_core.scene import Scene, read_scene, write_scene
 
 gdal.UseExceptions()
@@ -92,20 +92,9 @@ def rectify_scene(task: SceneTask) -> str:
     params = _chain.RectifyParameters(**task.params)
     scene = read_scene(task.sidecar)
     if params.method == "traditional":
-        master = read_scene(task.master_sidecar)
-        with single_threaded_blas():
-            image, qc = rectify_traditional(
-                scene,
-                _chain.read_amplitude(scene),
-                master,
-                _chain.read_amplitude(master),
-                task.height_m,
-                params,
-                threads=task.threads,
-                memory_mb=task.memory_mb,
-            )
-        qc = qc | {"method": "traditional", "reference": task.reference_id}
-        write_rectified(out, task.scene_id, image, qc)
+        finish_traditional(
+            task, scene, read_scene(task.master_sidecar), threads=task.threads, tracking_mb=task.memory_mb
+        )
         return task.scene_id
     geometry_dir = Path(task.geometry_dir)
     ground, terrain = _geometry(geometry_dir / "ground_lut.tif", task.dem_path, params.dem_vertical)
@@ -171,6 +160,37 @@ def finish_slave(
 
         write_rectified(out, task.scene_id, image, qc, memory_mb=task.memory_mb, measured=residual)
     reference.close()
+
+
+def finish_traditional(
+    task: SceneTask, scene: Scene, master: Scene, *, threads: int, tracking_mb: float
+) -> None:
+    """One scene rectified the traditional way (:func:`rectify_traditional`) and written in strips,
+    its residual offsets against the master measured on the written raster (as
+    :func:`finish_slave`); ``task.memory_mb`` bounds the strips."""
+    out = Path(task.out_dir)
+    params = _chain.RectifyParameters(**task.params)
+    with single_threaded_blas():
+        warped, qc = rectify_traditional(
+            scene,
+            master,
+            task.height_m,
+            params,
+            threads=threads,
+            memory_mb=tracking_mb,
+            strip_mb=task.memory_mb,
+        )
+        reference = AmplitudeSource(SceneImage(master))
+
+        def residual(written: Path) -> dict[str, Any]:
+            source = RasterSource(written)
+            try:
+                return _chain._residual_qc(reference, source, params, threads=threads, memory_mb=tracking_mb)
+            finally:
+                source.close()
+
+        qc = qc | {"method": "traditional", "reference": task.reference_id}
+        write_rectified(out, task.scene_id, warped, qc, memory_mb=task.memory_mb, measured=residual)
 
 
 def write_refined(scene: Scene, path: Path) -> None:
@@ -324,6 +344,7 @@ def rectify_with(
 
 __all__ = [
     "SceneTask",
+    "finish_traditional",
     "rectify_here",
     "rectify_scene",
     "rectify_with",

@@ -21,8 +21,8 @@ from processing_core.geometry import RadarGeometry
 from processing_core.offsets import OffsetField, track
 from processing_core.radar_grids import azimuth_spacing_m
 from processing_core.rectify import RectifyParameters
-from processing_core.rectify.chain import read_amplitude
-from processing_core.rectify.traditional import rectify_traditional
+from processing_core.rectify.sources import SceneImage
+from processing_core.rectify.traditional import AmplitudeSource, rectify_traditional
 from processing_core.stack import Stack
 
 gdal.UseExceptions()
@@ -130,16 +130,12 @@ def compare_pair(
     if other is None or not (rectified / f"{other}.tif").exists():
         return None
     master_scene, other_scene = stack.scene(master), stack.scene(other)
-    master_amp = read_amplitude(master_scene)
     dem = read_dem(dem_path, vertical=params.dem_vertical)
-    traditional, _ = rectify_traditional(
-        other_scene,
-        read_amplitude(other_scene),
-        master_scene,
-        master_amp,
-        float(np.nanmedian(dem.heights_m)),
-        params,
-    )
+    warped, _ = rectify_traditional(other_scene, master_scene, float(np.nanmedian(dem.heights_m)), params)
+    # The figure's pair whole (one pair; the rectification itself ran by windows).
+    lines, samples = warped.shape
+    master_amp = AmplitudeSource(SceneImage(master_scene)).read(0, lines, 0, samples)
+    traditional = warped.read(0, lines, 0, samples)
     master_rect = gdal.Open(str(rectified / f"{master}.tif")).ReadAsArray().astype(np.float64)
     other_rect = gdal.Open(str(rectified / f"{other}.tif")).ReadAsArray().astype(np.float64)
     dates = {s.id: np.datetime64(s.date) for s in stack.scenes}

@@ -28,7 +28,7 @@ from processing_core.progress import Cancelled
 from processing_core.rasters import write_geotiff
 from processing_core.readers.importer import import_products
 from processing_core.rectify import RectifyParameters, rectify_stack
-from processing_core.rectify.chain import read_amplitude
+from processing_core.rectify.sources import SceneImage
 from processing_core.scene import read_scene
 from processing_core.stack import load_stack
 from processing_core.timeseries import invert_stack
@@ -206,7 +206,7 @@ def test_raster_and_sidecar_sizes_disagree(stack):
     shutil.move(cropped, image)
     scene = load_stack(stack).scene(SLAVE)
     with pytest.raises(InputError) as exc:
-        read_amplitude(scene)
+        SceneImage(scene)
     one_line(exc, str(image), "raster is 30 x 40, sidecar says")
 
 
