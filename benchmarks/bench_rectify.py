@@ -1,4 +1,4 @@
-"""Peak memory and time of the improved rectification of a two-scene stack, by scene size.
+"""Peak memory and time of the rectification of a two-scene stack, by scene size.
 
 Each size gets a stack of two PALSAR-1-like scenes (4.683 m slant range, 2159.827 Hz lines) over
 real SRTM terrain (the Big Tujunga DEM's 30 m heights, mirror-tiled to cover the footprint, so
@@ -9,14 +9,16 @@ timing error the rectification must find). ``rectify_stack`` (steps i-iii, the p
 then runs in a fresh process whose peak resident set (``VmHWM``) is read at the end, with
 GDAL's block cache limited to ``--gdal-cache-mb`` (``GDAL_CACHEMAX``).
 
-The peer is this project's rectification as it was before it was tiled (commit ``6139d44``,
-checked out in a temporary git worktree), which held whole scenes and master-grid arrays in
-memory, run on a copy of the same stack in its own fresh process. The lower bound of any
+The peer is this project's rectification as it was before it was tiled (commit ``6139d44`` for
+the improved method, ``6a550ec`` for ``--method traditional``, checked out in a temporary git
+worktree), which held whole scenes and master-grid arrays in memory, run on a copy of the same
+stack in its own fresh process. The lower bound of any
 whole-scene implementation is printed too: the master's ground lookup table (three float64
 bands), the slave's coordinates (two float64), the slave's amplitude and its spline coefficients
 (float64 each) and the output (float32), 68 bytes per pixel. ``--big`` runs without the peer.
 
-Run: ``/usr/bin/python3 benchmarks/bench_rectify.py [--sizes 1500,3000] [--big 20000]``.
+Run: ``/usr/bin/python3 benchmarks/bench_rectify.py [--sizes 1500,3000] [--big 20000]
+[--method traditional]``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ import numpy as np
 from osgeo import gdal, osr
 
 ROOT = Path(__file__).resolve().parents[1]
-PEER_COMMIT = "6139d44"
-"""The last commit whose rectification held whole scenes in memory (the peer)."""
+PEER_COMMITS = {"improved": "6139d44", "traditional": "6a550ec"}
+"""Per method, the last commit whose rectification held whole scenes in memory (the peer)."""
 
 gdal.UseExceptions()
 REAL_DEM = ROOT.parent / "shared" / "fixtures" / "dem" / "bigtujunga_srtm30m_utm11.tif"
@@ -133,7 +135,7 @@ def make_stack(root: Path, size: int, *, seed: int = 0) -> tuple[Path, Path]:
     return root, dem
 
 
-def child(stack: str, dem: str, memory_mb: float, code: str, step_px: int) -> int:
+def child(stack: str, dem: str, memory_mb: float, code: str, step_px: int, method: str) -> int:
     """``rectify_stack`` of the code in folder ``code`` in this fresh process; prints seconds and
     peak RSS as JSON (``memory_mb`` < 0: the peer, which has no such option)."""
     sys.path.insert(0, code)
@@ -142,9 +144,10 @@ def child(stack: str, dem: str, memory_mb: float, code: str, step_px: int) -> in
     before = peak_rss_mib()
     t0 = time.perf_counter()
     options = {"memory_mb": memory_mb} if memory_mb > 0 else {}
-    rectify_stack(stack, dem, params=RectifyParameters(step_px=step_px), **options)
+    rectify_stack(stack, dem, params=RectifyParameters(step_px=step_px, method=method), **options)
     seconds = time.perf_counter() - t0
-    qc = json.loads((Path(stack) / "rectified" / "ALOS_20080216.json").read_text())
+    folder = "rectified" if method == "improved" else f"rectified_{method}"
+    qc = json.loads((Path(stack) / folder / "ALOS_20080216.json").read_text())
     print(json.dumps({"seconds": seconds, "peak_mib": peak_rss_mib(), "baseline_mib": before, "qc": qc}))
     return 0
 
@@ -160,6 +163,7 @@ def _run(stack: Path, dem: Path, memory_mb: float, code: Path, args: argparse.Na
         str(memory_mb),
         str(code),
         str(args.step_px),
+        args.method,
     ]
     done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -180,19 +184,20 @@ def measure(size: int, args: argparse.Namespace, tmp: Path, peer: Path | None) -
     result |= {"size": size, "dem_cells": dem_ds.RasterXSize * dem_ds.RasterYSize, "build_s": built}
     whole = WHOLE_BYTES_PER_PIXEL * size * size / 2**20
     qc = result["qc"]
+    found = sum(r.get("a0_px", np.nan) for r in qc["refinements"])
     print(
         f"{size} x {size} px (DEM {result['dem_cells']:,} cells, tie points every {args.step_px} px): rectified in {result['seconds']:.0f} s, "
         f"peak RSS {result['peak_mib']:.0f} MiB at --memory-mb {args.memory_mb:g} "
         f"(whole arrays would hold >= {whole:.0f} MiB); slave residual "
         f"{qc.get('residual_line_rms_px', float('nan')):.3f} / {qc.get('residual_sample_rms_px', float('nan')):.3f} px "
         f"(line / sample), {qc['tie_points']} tie points; timing error found "
-        f"{sum(r['a0_px'] for r in qc['refinements']):+.3f} lines (annotated 1.5 lines late)",
+        f"{found:+.3f} lines (annotated 1.5 lines late; nan: the method does not fit it)",
         flush=True,
     )
     if peer is not None:
         result["peer"] = theirs
         print(
-            f"    peer (commit {PEER_COMMIT}, whole scenes in memory): {theirs['seconds']:.0f} s, peak RSS "
+            f"    peer (commit {PEER_COMMITS[args.method]}, whole scenes in memory): {theirs['seconds']:.0f} s, peak RSS "
             f"{theirs['peak_mib']:.0f} MiB -> this project x{result['peak_mib'] / theirs['peak_mib']:.2f} "
             f"the memory, x{theirs['seconds'] / result['seconds']:.2f} the speed",
             flush=True,
@@ -209,18 +214,19 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--no-peer", action="store_true", help="skip the peer (the whole-scene rectification)")
     ap.add_argument("--step-px", type=int, default=32, help="tie-point spacing, px (default 32, as rectify)")
-    ap.add_argument("--child", nargs=5, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--method", choices=sorted(PEER_COMMITS), default="improved", help="rectification method")
+    ap.add_argument("--child", nargs=6, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        stack, dem, memory_mb, code, step_px = args.child
-        return child(stack, dem, float(memory_mb), code, int(step_px))
+        stack, dem, memory_mb, code, step_px, method = args.child
+        return child(stack, dem, float(memory_mb), code, int(step_px), method)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] + ([args.big] if args.big else [])
     with tempfile.TemporaryDirectory(prefix="bench_rectify_") as tmp:
         peer = None
         if not args.no_peer:
             peer = Path(tmp) / "peer_code"
             subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(peer), PEER_COMMIT],
+                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(peer), PEER_COMMITS[args.method]],
                 check=True,
                 capture_output=True,
             )
