@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from processing_core.atomic import write_json
 from processing_core.errors import InputError
 from processing_core.execution import Executor
 from processing_core.network import DEFAULT_BRIDGE, DEFAULT_MIN_DAYS, PairRules
@@ -218,13 +219,9 @@ def run_stack(
         raise InputError(f"{dem}: DEM not found")
     check_writable(root)
     check_free_space(stack, dem, steps, options.step_px)
-    tmp = root / ".run.json.partial"
-    tmp.write_text(
-        json.dumps({"dem": str(dem.resolve()), "steps": list(steps), "options": options.to_dict()}, indent=2)
-        + "\n",
-        encoding="utf-8",
+    write_json(
+        root / "run.json", {"dem": str(dem.resolve()), "steps": list(steps), "options": options.to_dict()}
     )
-    os.replace(tmp, root / "run.json")
     log, handler = _logger(root)
     summary = RunSummary(root, {}, {}, None)
     todo = [s for s in STEPS if s in steps]

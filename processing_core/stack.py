@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from processing_core import __version__
+from processing_core.atomic import write_json
 from processing_core.errors import InputError
 from processing_core.scene import Scene, read_scene
 
@@ -115,10 +116,7 @@ class Stack:
     def save(self) -> Path:
         """Write ``stack.json`` atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(".stack.json.partial")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
-        return self.path
+        return write_json(self.path, self.to_dict())
 
 
 def load_stack(root: str | os.PathLike[str]) -> Stack:

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from osgeo import gdal
 
+from processing_core.atomic import write_json
 from processing_core.errors import InputError
 from processing_core.execution import Executor
 from processing_core.geometry import RadarGeometry
@@ -494,9 +495,7 @@ def invert_stack(
         ],
         "outputs": written,
     }
-    tmp = summary_path.with_name(".invert.json.partial")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, summary_path)
+    write_json(summary_path, summary)
     stack = load_stack(root)
     stack.parameters["invert"] = parameters
     stack.record(

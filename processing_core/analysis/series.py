@@ -9,7 +9,6 @@ a leading ``name`` column. Empty fields are missing values (NaN).
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from processing_core import atomic
 from processing_core.errors import InputError
 from processing_core.pointsio import read_csv_table
 
@@ -211,10 +211,7 @@ def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
     """Write a JSON report atomically (temporary name, then rename); NaN becomes ``null``."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_text(json.dumps(_clean(data), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return atomic.write_json(out, _clean(data))
 
 
 def _clean(value: Any) -> Any:

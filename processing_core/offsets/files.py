@@ -25,6 +25,7 @@ import numpy as np
 from osgeo import gdal
 
 from processing_core import __version__
+from processing_core.atomic import write_json
 from processing_core.errors import InputError
 from processing_core.execution import Executor
 from processing_core.offsets.engine import Prior, track_sources
@@ -292,9 +293,7 @@ def track_files(
         "statistics": stats,
     }
     path = _record(out)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, record)
     return out
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from osgeo import gdal
 
+from processing_core.atomic import write_json
 from processing_core.baselines import select_masters
 from processing_core.dem import read_dem, require_coverage
 from processing_core.errors import InputError
@@ -149,9 +150,7 @@ def _good(field: OffsetField, params: RectifyParameters) -> np.ndarray:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
+    write_json(path, data, default=float)
 
 
 def refine_master(

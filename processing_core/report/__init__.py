@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal
 
+from processing_core.atomic import write_json
 from processing_core.progress import ProgressCallback, report
 from processing_core.radar_grids import SubGrid
 from processing_core.rectify import RectifyParameters
@@ -296,12 +297,10 @@ def write_report(
         sections.append(
             "<h2>Timings</h2>" + _table(["step", "s"], [[k, f"{v:.1f}"] for k, v in timings.items()])
         )
-    tmp = out / ".results.json.partial"
     document: dict[str, object] = {"run": results, "truth": truth_results}
     if any(accuracy.values()):
         document["rate_accuracy"] = accuracy
-    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "results.json")
+    write_json(out / "results.json", document)
     page = _page(stack, sections)
     tmp = out / ".report.partial.html"
     tmp.write_text(page, encoding="utf-8")

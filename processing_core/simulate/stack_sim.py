@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from processing_core.atomic import write_json
 from processing_core.baselines import baseline, select_masters
 from processing_core.dem import Dem, read_dem
 from processing_core.ellipsoid import enu_basis, geodetic_to_ecef
@@ -466,6 +466,4 @@ def _write_truth(
         "points": points,
         "scenes": scenes,
     }
-    tmp = folder / ".truth.json.partial"
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, folder / "truth.json")
+    write_json(folder / "truth.json", info)
