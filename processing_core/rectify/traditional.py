@@ -100,13 +100,13 @@ def rectify_traditional(
     Returns the warped slave (a window source in the master grid, to be written in strips) and
     its QC report (tie points per pass, polynomials); the residual offsets are measured on the
     written raster by the caller. ``threads`` and ``memory_mb``: of the tie-point tracking;
-    ``strip_mb``: of the passes over whole scenes in strips (each scene's mean, which also refuses
-    an image without texture).
+    ``strip_mb``: of the pass over the slave in strips (its mean, which also refuses an image
+    without texture); the master is the caller's to check once (:func:`rectify_stack` does,
+    before any scene), not once per slave.
     """
     tracking = {"threads": threads, "memory_mb": memory_mb}
     slave_image, master_image = SceneImage(slave), SceneImage(master)
     fill = slave_image.mean(memory_mb=strip_mb)
-    master_image.mean(memory_mb=strip_mb)
     reference = AmplitudeSource(master_image)
     g = master.radar_grid
     mg, sg = RadarGeometry(master), RadarGeometry(slave)
