@@ -144,6 +144,19 @@ def child(stack: str, dem: str, memory_mb: float, code: str, step_px: int, metho
     before = peak_rss_mib()
     t0 = time.perf_counter()
     options = {"memory_mb": memory_mb} if memory_mb > 0 else {}
+    if os.environ.get("BENCH_RECTIFY_LOG"):  # a long run's stages, timed, on stderr
+        last = [""]
+
+        def log(fraction: float, message: str) -> None:
+            if message != last[0]:
+                last[0] = message
+                print(
+                    f"{time.perf_counter() - t0:8.0f} s  peak {peak_rss_mib():6.0f} MiB  {fraction:6.1%}  {message}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        options["progress"] = log
     rectify_stack(stack, dem, params=RectifyParameters(step_px=step_px, method=method), **options)
     seconds = time.perf_counter() - t0
     folder = "rectified" if method == "improved" else f"rectified_{method}"
@@ -165,14 +178,29 @@ def _run(stack: Path, dem: Path, memory_mb: float, code: Path, args: argparse.Na
         str(args.step_px),
         args.method,
     ]
-    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    if args.log:
+        env["BENCH_RECTIFY_LOG"] = "1"
+    done = subprocess.run(
+        cmd,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        stderr=None if args.log else subprocess.PIPE,
+        text=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def measure(size: int, args: argparse.Namespace, tmp: Path, peer: Path | None) -> dict:
-    root = tmp / f"stack{size}"
+    root = (Path(args.keep) if args.keep else tmp) / f"stack{size}"
     t0 = time.perf_counter()
-    stack, dem = make_stack(root, size)
+    if args.keep and (root / "stack.json").exists():  # built by an earlier run: start it afresh
+        stack, dem = root, root / "dem.tif"
+        for folder in ("geometry", "rectified", "rectified_traditional"):
+            shutil.rmtree(root / folder, ignore_errors=True)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+        stack, dem = make_stack(root, size)
     built = time.perf_counter() - t0
     if peer is not None:
         copy = tmp / f"peer{size}"
@@ -215,6 +243,12 @@ def main() -> int:
     ap.add_argument("--no-peer", action="store_true", help="skip the peer (the whole-scene rectification)")
     ap.add_argument("--step-px", type=int, default=32, help="tie-point spacing, px (default 32, as rectify)")
     ap.add_argument("--method", choices=sorted(PEER_COMMITS), default="improved", help="rectification method")
+    ap.add_argument(
+        "--keep", default=None, help="build the stacks in this folder and keep them (reused when there)"
+    )
+    ap.add_argument(
+        "--log", action="store_true", help="print the run's stages with time and peak RSS (stderr)"
+    )
     ap.add_argument("--child", nargs=6, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

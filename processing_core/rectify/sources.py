@@ -21,6 +21,7 @@ from osgeo import gdal
 from processing_core.errors import InputError
 from processing_core.geometry import RadarGeometry
 from processing_core.lookup import GroundLookup
+from processing_core.lookup_tiles import GEOTIFF_BLOCK
 from processing_core.progress import ProgressCallback, report
 from processing_core.rasters import GeoTiffWriter
 from processing_core.rectify.transform import resample_from, slave_coordinates
@@ -49,6 +50,28 @@ def row_strips(y0: int, y1: int, samples: int, memory_mb: float) -> Iterator[tup
     step = strip_rows(samples, memory_mb)
     for a in range(y0, y1, step):
         yield a, min(a + step, y1)
+
+
+def block_windows(lines: int, samples: int, memory_mb: float) -> Iterator[tuple[int, int, int, int]]:
+    """Windows (y0, y1, x0, x1) covering a ``lines`` x ``samples`` raster, in reading order, each
+    within ``memory_mb`` at :data:`STRIP_BYTES_PER_PIXEL`.
+
+    Whole-width strips when a strip of :data:`GEOTIFF_BLOCK` lines fits; otherwise windows of one
+    block row (256 lines) and as many 256-pixel block columns as fit. Strips thinner than a block
+    would decompress each tiled input block (256 x 256) once per strip: 4x the reads for a 20k
+    pixel wide scene at 256 MiB, where a block row of the ground lookup table (164 MB) is larger
+    than GDAL's cache. Below one block's memory (~13 MiB), thinner whole-width strips.
+    """
+    rows = strip_rows(samples, memory_mb)
+    block = GEOTIFF_BLOCK
+    cols = int(memory_mb * 2**20 / (block * STRIP_BYTES_PER_PIXEL)) // block * block
+    if rows >= block or cols < block:
+        for y0, y1 in row_strips(0, lines, samples, memory_mb):
+            yield y0, y1, 0, samples
+        return
+    for y0 in range(0, lines, block):
+        for x0 in range(0, samples, cols):
+            yield y0, min(y0 + block, lines), x0, min(x0 + cols, samples)
 
 
 def _read_bands(
@@ -116,10 +139,9 @@ class SceneImage:
 
     def mean(self, *, memory_mb: float = 256.0) -> float:
         """Mean of the valid amplitude, read in strips; an error if there is none or it is constant."""
-        lines, samples = self.shape
         count, total, low, high = 0, 0.0, np.inf, -np.inf
-        for y0, y1 in row_strips(0, lines, samples, memory_mb):
-            block = self.read(y0, y1, 0, samples)
+        for window in block_windows(*self.shape, memory_mb):
+            block = self.read(*window)
             valid = block[np.isfinite(block)]
             if valid.size:
                 count += valid.size
@@ -307,11 +329,11 @@ class CountedTest:
 
 
 def hidden_fraction(ground: GroundSource, hidden: HiddenTest, *, memory_mb: float) -> float:
-    """Fraction of the master grid that ``hidden`` marks, counted in strips."""
+    """Fraction of the master grid that ``hidden`` marks, counted by :func:`block_windows`."""
     lines, samples = ground.shape
     count = 0
-    for y0, y1 in row_strips(0, lines, samples, memory_mb):
-        count += int(np.count_nonzero(hidden(ground.read(y0, y1, 0, samples))))
+    for window in block_windows(lines, samples, memory_mb):
+        count += int(np.count_nonzero(hidden(ground.read(*window))))
     return count / (lines * samples)
 
 
@@ -324,16 +346,16 @@ def write_strips(
     progress: ProgressCallback | None = None,
     before_commit: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write ``source`` (float32, NaN nodata) as a one-band GeoTIFF in strips, atomically
-    (``before_commit``: see :class:`~processing_core.rasters.GeoTiffWriter`)."""
+    """Write ``source`` (float32, NaN nodata) as a one-band GeoTIFF by :func:`block_windows`,
+    atomically (``before_commit``: see :class:`~processing_core.rasters.GeoTiffWriter`)."""
     lines, samples = source.shape
     writer = GeoTiffWriter(
         path, source.shape, descriptions=["amplitude"], metadata=metadata, before_commit=before_commit
     )
     with writer as out:
-        for y0, y1 in row_strips(0, lines, samples, memory_mb):
-            out.write(1, y0, 0, source.read(y0, y1, 0, samples))
-            report(progress, y1 / lines, f"writing {path.name}")
+        for y0, y1, x0, x1 in block_windows(lines, samples, memory_mb):
+            out.write(1, y0, x0, source.read(y0, y1, x0, x1))
+            report(progress, (y0 * samples + (y1 - y0) * x1) / (lines * samples), f"writing {path.name}")
     return path
 
 
@@ -344,6 +366,7 @@ __all__ = [
     "MaskedSource",
     "RectifiedSource",
     "SceneImage",
+    "block_windows",
     "check_texture",
     "hidden_fraction",
     "row_strips",

@@ -240,6 +240,31 @@ def test_robust_fit_ignores_a_large_moving_minority():
     assert c.line.inliers > 0.9 * (~moving).sum()
 
 
+@pytest.mark.parametrize(
+    ("shape", "memory_mb"),
+    [((20000, 20000), 256.0), ((700, 3000), 256.0), ((1000, 20000), 1.0), ((600, 900), 13.0)],
+)
+def test_block_windows_tile_the_raster_once_within_the_memory(shape, memory_mb):
+    """Every pixel in exactly one window; each window's working memory within ``memory_mb``;
+    windows narrower than the raster are whole 256 x 256 GeoTIFF blocks (bar the last ones)."""
+    from processing_core.rectify.sources import STRIP_BYTES_PER_PIXEL, block_windows
+
+    lines, samples = shape
+    cover = np.zeros(shape, dtype=np.uint8)
+    windows = list(block_windows(lines, samples, memory_mb))
+    for y0, y1, x0, x1 in windows:
+        cover[y0:y1, x0:x1] += 1
+        assert (y1 - y0) * (x1 - x0) * STRIP_BYTES_PER_PIXEL <= memory_mb * 2**20 or y1 - y0 == 8
+        if x1 - x0 < samples:
+            assert y0 % 256 == 0
+            assert x0 % 256 == 0
+            assert y1 - y0 == 256 or y1 == lines
+            assert (x1 - x0) % 256 == 0 or x1 == samples
+    assert (cover == 1).all()
+    if shape == (20000, 20000):  # 256 lines x 5,120 px (a 256 MiB strip would be 67 lines)
+        assert windows[0] == (0, 256, 0, 5120)
+
+
 def test_windows_and_strips_equal_the_whole_scene_resampled(still):
     """Memory bounded by configuration: a slave computed window by window (the offset engine's
     tiles) or written in strips equals the whole-scene resampling (geo2rdr of every master pixel,
@@ -271,6 +296,11 @@ def test_windows_and_strips_equal_the_whole_scene_resampled(still):
     np.testing.assert_allclose(tiled, whole, rtol=2e-7, atol=atol, equal_nan=True)
     strips = write_strips(root / "strips.tif", source, memory_mb=0.1, metadata={})  # 8-line strips
     np.testing.assert_allclose(_read(strips), whole, rtol=2e-7, atol=atol, equal_nan=True)
+    # 13 MiB: block-row windows of 256 x 256 px (a whole-width strip of 256 lines does not fit).
+    assert samples > 256
+    assert 13 * 2**20 < 256 * samples * 200
+    blocks = write_strips(root / "blocks.tif", source, memory_mb=13, metadata={})
+    np.testing.assert_allclose(_read(blocks), whole, rtol=2e-7, atol=atol, equal_nan=True)
     # A window reaching past the grid is NaN there, as the offset engine's tiles expect.
     edge = source.read(lines - 5, lines + 5, -3, 7)
     assert np.isnan(edge[5:]).all()
