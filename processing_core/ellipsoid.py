@@ -43,7 +43,10 @@ def geodetic_to_ecef(lat_deg: np.ndarray, lon_deg: np.ndarray, height_m: np.ndar
 def ecef_to_geodetic(xyz_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Convert ECEF positions of shape (..., 3) to latitude, longitude (deg) and height (m)."""
     xyz = np.asarray(xyz_m, dtype=np.float64)
-    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    # Contiguous copies: numpy 1.24's arctan2 on strided views (here every third double) rounds
+    # differently from one call to the next with where the heap puts its output (AVX-512 SIMD
+    # loop or scalar fallback; seen: 1e-14 deg), so the same points gave other bits.
+    x, y, z = (np.ascontiguousarray(xyz[..., k]) for k in range(3))
     p = np.hypot(x, y)
     lon = np.arctan2(y, x)
     beta = np.arctan2(z, (1.0 - WGS84_F) * p)

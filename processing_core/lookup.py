@@ -15,6 +15,7 @@ These are the paper's step i products (Liu et al. 2020, GRL, doi:10.1029/2019GL0
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,8 @@ def radar_to_ground(
     lon_out = np.full_like(lat_out, np.nan)
     h_out = np.full_like(lat_out, np.nan)
     layover = np.zeros(lat_out.shape, dtype=bool)
-    to_lonlat = pyproj.Transformer.from_crs(dem.crs, "EPSG:4326", always_xy=True)
+    # One Transformer per block thread: a PROJ object is not to be used by two threads at once.
+    per_thread = threading.local()
     scan = np.linspace(h_hi, h_lo, height_steps)
 
     def solve_block(start: int) -> None:
@@ -179,7 +181,9 @@ def radar_to_ground(
             b = np.where(below, b, mid)
         h_root = 0.5 * (a + b)
         rr, cc = _curve_at(nodes, n_row, n_col, h_root, idx)
-        lon_b, lat_b = to_lonlat.transform(x0 + (cc + 0.5) * dx, y0 + (rr + 0.5) * dy)
+        if not hasattr(per_thread, "to_lonlat"):
+            per_thread.to_lonlat = pyproj.Transformer.from_crs(dem.crs, "EPSG:4326", always_xy=True)
+        lon_b, lat_b = per_thread.to_lonlat.transform(x0 + (cc + 0.5) * dx, y0 + (rr + 0.5) * dy)
         block = (slice(start, stop), slice(None))
         for out, values in ((lat_out, lat_b), (lon_out, lon_b), (h_out, h_root)):
             flat = np.full(n, np.nan)
