@@ -17,8 +17,12 @@ whole-scene implementation is printed too: the master's ground lookup table (thr
 bands), the slave's coordinates (two float64), the slave's amplitude and its spline coefficients
 (float64 each) and the output (float32), 68 bytes per pixel. ``--big`` runs without the peer.
 
+``--dask SIDE`` instead times one slave of a stack of that side in process and on a local Dask
+cluster of 1 worker (one scene task) and 2 workers (its tie-point tiles and raster windows as
+tasks), the outputs compared bit for bit (:func:`workers_speed`).
+
 Run: ``/usr/bin/python3 benchmarks/bench_rectify.py [--sizes 1500,3000] [--big 20000]
-[--method traditional]``.
+[--method traditional] [--dask 3000]``.
 """
 
 from __future__ import annotations
@@ -233,6 +237,62 @@ def measure(size: int, args: argparse.Namespace, tmp: Path, peer: Path | None) -
     return result
 
 
+def _import_core(x: int) -> int:
+    import processing_core.rectify.tasks  # noqa: F401
+
+    return x
+
+
+def _rasters(folder: Path) -> dict[str, bytes]:
+    return {p.name: gdal.Open(str(p)).ReadAsArray().tobytes() for p in sorted(folder.glob("*.tif"))}
+
+
+def workers_speed(size: int, args: argparse.Namespace, tmp: Path) -> dict:
+    """A two-scene stack rectified in process, then on a local Dask cluster of 1 and 2 workers.
+
+    One slave: with one worker it is one scene task; with two, fewer scenes than workers, its
+    tie-point tiles and raster windows are the tasks (``processing_core.rectify.tiles``). The
+    final master's step i and lookup tables are computed once, in process, and copied into each
+    run, so that the runs time the slave alone. Outputs compared bit for bit.
+    """
+    from processing_core.execution import DaskExecutor
+    from processing_core.rectify import RectifyParameters, rectify_stack
+
+    params = RectifyParameters(step_px=args.step_px, method=args.method)
+    folder = "rectified" if args.method == "improved" else "rectified_traditional"
+    stack, dem = make_stack(tmp / f"dask{size}", size)
+    rectify_stack(stack, dem, params=params, memory_mb=args.memory_mb)  # step i, tables, master
+    slave = next(p for p in (stack / folder).glob("*.tif") if "20080216" in p.name)
+    for name in (slave.name, slave.with_suffix(".json").name):
+        (stack / folder / name).unlink()
+    runs: dict[str, float] = {}
+    outputs = {}
+    for label, workers in (("in process", 0), ("1 worker", 1), ("2 workers", 2)):
+        copy = tmp / f"dask{size}_{workers}"
+        shutil.copytree(stack, copy)
+        if workers == 0:
+            t0 = time.perf_counter()
+            rectify_stack(copy, dem, params=params, memory_mb=args.memory_mb)
+        else:
+            with DaskExecutor("local", workers=workers) as executor:
+                executor.map(_import_core, range(workers))  # workers up and the core imported
+                t0 = time.perf_counter()
+                rectify_stack(copy, dem, params=params, executor=executor, memory_mb=args.memory_mb)
+        runs[label] = time.perf_counter() - t0
+        outputs[label] = _rasters(copy / folder)
+        shutil.rmtree(copy)
+    same = all(out == outputs["in process"] for out in outputs.values())
+    base = runs["1 worker"]
+    print(
+        f"{size} x {size} px, one slave ({args.method}): in process {runs['in process']:.1f} s, "
+        f"1 worker {base:.1f} s (one scene task), 2 workers {runs['2 workers']:.1f} s (tile tasks): "
+        f"x{base / runs['2 workers']:.2f} with 2 workers, x{runs['in process'] / runs['2 workers']:.2f} "
+        f"the in-process run; outputs {'identical' if same else 'DIFFERENT'} bit for bit",
+        flush=True,
+    )
+    return {"size": size, "seconds": runs, "identical": same}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1500,3000", help="scene sides in pixels, comma separated")
@@ -249,11 +309,20 @@ def main() -> int:
     ap.add_argument(
         "--log", action="store_true", help="print the run's stages with time and peak RSS (stderr)"
     )
+    ap.add_argument(
+        "--dask", type=int, default=0, help="only the Dask speed-up (1, 2 workers) on a stack of this side"
+    )
     ap.add_argument("--child", nargs=6, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         stack, dem, memory_mb, code, step_px, method = args.child
         return child(stack, dem, float(memory_mb), code, int(step_px), method)
+    if args.dask:
+        with tempfile.TemporaryDirectory(prefix="bench_rectify_") as tmp:
+            result = workers_speed(args.dask, args, Path(tmp))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+        return 0 if result["identical"] else 1
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()] + ([args.big] if args.big else [])
     with tempfile.TemporaryDirectory(prefix="bench_rectify_") as tmp:
         peer = None

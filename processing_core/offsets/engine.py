@@ -14,7 +14,7 @@ from processing_core.offsets import ncc
 from processing_core.offsets.field import OUTLIER, OffsetField
 from processing_core.offsets.params import OffsetParameters
 from processing_core.offsets.quality import PATCH_HALF, outliers
-from processing_core.offsets.tile_tasks import run_tile, tile_tasks
+from processing_core.offsets.tile_tasks import opener_of, run_tile, tile_tasks
 from processing_core.offsets.tiles import ArraySource, Context, Source, process_tile
 from processing_core.progress import ProgressCallback, report, scaled
 
@@ -301,12 +301,17 @@ def track_sources(
 
     With an ``executor`` (:mod:`processing_core.execution`) every tile is one
     :class:`~processing_core.offsets.tile_tasks.TileTask` (one thread each, the memory per thread
-    of ``threads`` here, so the same tiles and the same bits); the sources must then be rasters
-    with a ``path`` (:class:`~processing_core.offsets.files.RasterSource`), which every worker
-    opens.
+    of ``threads`` here, so the same tiles and the same bits); every worker then opens the
+    sources again, so they must be rasters with a ``path``
+    (:class:`~processing_core.offsets.files.RasterSource`) or sources with an ``opener()``
+    (:func:`~processing_core.offsets.tile_tasks.opener_of`).
     """
-    if executor is not None and not all(hasattr(s, "path") for s in (reference, secondary)):
-        raise ValueError("tiles as executor tasks need raster sources with a path (RasterSource)")
+    openers = (opener_of(reference), opener_of(secondary)) if executor is not None else (None, None)
+    if executor is not None and None in openers:
+        raise ValueError(
+            "tiles as executor tasks need sources a worker can open: rasters with a path "
+            "(RasterSource) or sources with an opener()"
+        )
     if reference.shape != secondary.shape:
         raise ValueError(
             f"reference {reference.shape} and secondary {secondary.shape} must have the same shape"
@@ -364,7 +369,7 @@ def track_sources(
     flags = np.zeros(shape, dtype=np.uint8)
     report(progress, 0.0, f"offsets: {shape[0]} x {shape[1]} nodes in {len(tiles)} tile(s)")
     if executor is not None:
-        tasks = tile_tasks(ctx, tiles, str(reference.path), str(secondary.path))  # type: ignore[attr-defined]
+        tasks = tile_tasks(ctx, tiles, *openers)  # type: ignore[arg-type]
         results = executor.map(
             run_tile,
             tasks,

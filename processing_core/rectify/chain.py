@@ -52,6 +52,7 @@ from processing_core.rectify.sources import (
     CountedTest,
     GroundSource,
     IntensitySource,
+    LayoverOr,
     MaskedSource,
     RectifiedSource,
     SceneImage,
@@ -111,14 +112,15 @@ def _tie_points(
     *,
     threads: int | None = None,
     memory_mb: float = 1024.0,
+    executor: Executor | None = None,
 ):
     """Offsets secondary - reference on a grid (rows, cols, d_line, d_sample), weak ones dropped.
 
     ``reference`` and ``secondary`` are arrays or window sources (read tile by tile).
-    ``threads`` and ``memory_mb`` go to the offset engine; its tiles (and so the last bits of
-    the offsets) follow the memory per thread.
+    ``threads``, ``memory_mb`` and ``executor`` go to the offset engine; its tiles (and so the
+    last bits of the offsets) follow the memory per thread.
     """
-    field = _field(reference, secondary, params, threads=threads, memory_mb=memory_mb)
+    field = _field(reference, secondary, params, threads=threads, memory_mb=memory_mb, executor=executor)
     rows, cols = np.meshgrid(field.rows, field.cols, indexing="ij")
     good = _good(field, params)
     return rows[good].astype(float), cols[good].astype(float), field.azimuth_px[good], field.range_px[good]
@@ -131,8 +133,10 @@ def _field(
     *,
     threads: int | None = None,
     memory_mb: float = 1024.0,
+    executor: Executor | None = None,
 ) -> OffsetField:
-    """The tie-point offset field of the rectification's matching parameters."""
+    """The tie-point offset field of the rectification's matching parameters (its tiles as
+    ``executor`` tasks when given: the sources must then open in a worker)."""
     options = OffsetParameters(
         step_px=params.step_px,
         windows_px=(params.window_px,),
@@ -141,7 +145,7 @@ def _field(
         min_snr=params.min_snr,
     )
     sources = [ArraySource(a) if isinstance(a, np.ndarray) else a for a in (reference, secondary)]
-    return track_sources(*sources, options, threads=threads, memory_mb=memory_mb)
+    return track_sources(*sources, options, threads=threads, memory_mb=memory_mb, executor=executor)
 
 
 def _good(field: OffsetField, params: RectifyParameters) -> np.ndarray:
@@ -194,6 +198,7 @@ def rectify_slave(
     threads: int | None = None,
     memory_mb: float = 1024.0,
     strip_mb: float = 256.0,
+    executor: Executor | None = None,
 ) -> tuple[RectifiedSource, Scene, dict, CountedTest | None]:
     """Steps ii-iii for one slave: resample into master geometry, refine its timing, repeat.
 
@@ -206,14 +211,14 @@ def rectify_slave(
     layover in the master, or whose ground point lies in layover or shadow as the slave sees it
     (``terrain``), are NaN. ``threads`` and ``memory_mb``: of the tie-point tracking (see
     :func:`_tie_points`); ``strip_mb``: of the passes over whole rasters in strips (the slave's
-    mean).
+    mean); ``executor``: the tie points' tiles as its tasks (:mod:`processing_core.rectify.tiles`).
 
     Each pass tracks the slave resampled with its current geometry against the reference,
     converts the offsets to slave pixels (the affine Jacobian of the master -> slave mapping,
     fitted on the tie-point grid) and fits the slave's timing correction at the tie points'
     slave positions, ignoring moving ground.
     """
-    tracking = {"threads": threads, "memory_mb": memory_mb}
+    tracking = {"threads": threads, "memory_mb": memory_mb, "executor": executor}
     fill = image.mean(memory_mb=strip_mb)
     scene = slave
     history = []
@@ -246,17 +251,13 @@ def rectify_slave(
         history.append(correction.as_dict())
     geometry = RadarGeometry(scene)
     seen_badly = CountedTest(terrain.hidden_in(geometry)) if terrain is not None else None
-
-    def hidden(g):
-        return g.layover if seen_badly is None else g.layover | seen_badly(g)
-
     final = RectifiedSource(
         image,
         ground,
         geometry,
         order=params.interpolation_order,
         fill_value=fill,
-        hidden=hidden,
+        hidden=LayoverOr(seen_badly),
         memory_mb=strip_mb / 4,
     )
     return final, scene, {"refinements": history}, seen_badly

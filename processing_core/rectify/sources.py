@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -213,6 +214,9 @@ class _ComputedSource:
 
     shape: tuple[int, int]
     memory_mb: float = 64.0
+    counted: CountedTest | None = None
+    """The source's hidden test when it counts what it marks (a worker's copy of a slave, whose
+    counts go back to the driver: :func:`processing_core.rectify.tiles.run_window`)."""
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         parts = list(row_strips(y0, y1, x1 - x0, self.memory_mb))
@@ -272,6 +276,35 @@ class RectifiedSource(_ComputedSource):
         self.memory_mb = memory_mb
         self.shape = ground.shape
 
+    def opener(self, *, mask_path: str = "") -> Callable[[], RectifiedSource]:
+        """A picklable callable that builds this source again in any process (the tile and window
+        tasks of :mod:`processing_core.rectify.tiles`).
+
+        A source with a hidden test opens elsewhere only when that test is a :class:`LayoverOr`:
+        of nothing, or of a layover/shadow mask saved at ``mask_path``
+        (:meth:`~processing_core.rectify.inputs.SceneMask.save`); the reopened source's test
+        then counts what it marks.
+        """
+        from processing_core.rectify.tiles import open_rectified
+
+        hidden = self.hidden
+        if hidden is not None and not isinstance(hidden, LayoverOr):
+            raise ValueError("only a LayoverOr hidden test opens in another process")
+        if isinstance(hidden, LayoverOr) and hidden.test is not None and not mask_path:
+            raise ValueError(
+                "a rectified source with a layover/shadow mask opens elsewhere from the saved mask"
+            )
+        return partial(
+            open_rectified,
+            self.geometry.scene,
+            str(self.ground.path),
+            order=self.order,
+            fill_value=self.fill_value,
+            memory_mb=self.memory_mb,
+            layover=hidden is not None,
+            mask_path=mask_path if isinstance(hidden, LayoverOr) and hidden.test is not None else "",
+        )
+
     def _window(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         ground = self.ground.read(y0, y1, x0, x1)
         line, sample = slave_coordinates(ground, self.geometry)
@@ -305,6 +338,16 @@ class MaskedSource(_ComputedSource):
         out = np.asarray(self.source.read(y0, y1, x0, x1), dtype=np.float32)
         out[self.hidden(self.ground.read(y0, y1, x0, x1))] = np.nan
         return out
+
+
+class LayoverOr:
+    """A hidden test: the master's layover (the ground table's flag) or what ``test`` marks."""
+
+    def __init__(self, test: HiddenTest | None) -> None:
+        self.test = test
+
+    def __call__(self, ground: GroundLookup) -> np.ndarray:
+        return ground.layover if self.test is None else ground.layover | self.test(ground)
 
 
 class CountedTest:
@@ -363,6 +406,7 @@ __all__ = [
     "CountedTest",
     "GroundSource",
     "IntensitySource",
+    "LayoverOr",
     "MaskedSource",
     "RectifiedSource",
     "SceneImage",

@@ -9,6 +9,9 @@ scene's rectified raster, QC report and refined sidecar.
 Some scenes are matched against another rectified scene (a platform's slaves against that
 platform's master, :func:`processing_core.rectify.chain._reference_of`), so the tasks go to an
 executor in waves: a task is sent once its reference's raster exists (:func:`rectify_with`).
+A wave of fewer scenes than the executor has workers (a two-scene stack; the platform masters
+the other slaves wait for) is run scene by scene from this process instead, its tiles and
+windows as the tasks (:func:`rectify_tiled`, :mod:`processing_core.rectify.tiles`).
 
 Nothing holds a whole raster (:mod:`processing_core.rectify.sources`): the scene, its reference
 and the ground lookup table are read by windows, the rectified scene is computed for the tiles
@@ -45,7 +48,8 @@ from processing_core.offsets.tiles import Source
 from processing_core.progress import ProgressCallback, report, scaled
 from processing_core.rasters import write_geotiff
 from processing_core.rectify import chain as _chain
-from processing_core.rectify.sources import GroundSource, SceneImage, write_strips
+from processing_core.rectify.sources import CountedTest, GroundSource, SceneImage, write_strips
+from processing_core.rectify.tiles import write_windows
 from processing_core.rectify.traditional import AmplitudeSource, rectify_traditional
 from processing_core.scene import Scene, read_scene, write_scene
 
@@ -119,6 +123,7 @@ def finish_slave(
     terrain: _chain.TerrainMask,
     threads: int,
     tracking_mb: float,
+    executor: Executor | None = None,
 ) -> None:
     """Steps ii-iii of one scene of the improved method; its refined sidecar and rectified raster
     (written in strips) and QC report written.
@@ -126,22 +131,16 @@ def finish_slave(
     OpenBLAS runs on one thread meanwhile, here as in a Dask worker (whose BLAS has one thread):
     a multi-threaded BLAS changes the last bits of the fits. ``threads`` and ``tracking_mb``: of
     the tie-point tracking (whose tiles follow the memory per thread); the strips' memory is
-    ``task.memory_mb`` whichever way the scene runs.
+    ``task.memory_mb`` whichever way the scene runs. ``executor``: the scene's tiles and windows
+    as its tasks (:mod:`processing_core.rectify.tiles`), the fits here.
     """
     out = Path(task.out_dir)
     params = _chain.RectifyParameters(**task.params)
     reference = read_reference(out / f"{task.reference_id}.tif")
+    tracking = {"threads": threads, "memory_mb": tracking_mb, "executor": executor}
     with single_threaded_blas():
         image, refined, qc, seen_badly = _chain.rectify_slave(
-            scene,
-            SceneImage(scene),
-            reference,
-            ground,
-            params,
-            terrain,
-            threads=threads,
-            memory_mb=tracking_mb,
-            strip_mb=task.memory_mb,
+            scene, SceneImage(scene), reference, ground, params, terrain, strip_mb=task.memory_mb, **tracking
         )
         write_refined(refined, Path(task.geometry_dir) / "refined" / f"{task.scene_id}.json")
         qc = qc | {"method": "improved", "reference": task.reference_id}
@@ -149,48 +148,70 @@ def finish_slave(
         def residual(written: Path) -> dict[str, Any]:
             # Counted while the strips were written: every pixel once.
             hidden = {} if seen_badly is None else {"layover_shadow_fraction": seen_badly.fraction}
-            source = RasterSource(written)
-            try:
-                return (
-                    _chain._residual_qc(reference, source, params, threads=threads, memory_mb=tracking_mb)
-                    | hidden
-                )
-            finally:
-                source.close()
+            return _residual_of(reference, written, params, tracking) | hidden
 
-        write_rectified(out, task.scene_id, image, qc, memory_mb=task.memory_mb, measured=residual)
+        mask = None
+        opener = None
+        if executor is not None:  # the workers load the slave's layover/shadow mask from a file
+            mask = seen_badly.test.save(out / f".{task.scene_id}.terrain.npz") if seen_badly else None
+            opener = image.opener(mask_path=str(mask or ""))
+        try:
+            write_rectified(
+                out,
+                task.scene_id,
+                image,
+                qc,
+                memory_mb=task.memory_mb,
+                measured=residual,
+                executor=executor,
+                opener=opener,
+                counter=seen_badly,
+            )
+        finally:
+            if mask is not None:
+                mask.unlink(missing_ok=True)
     reference.close()
 
 
+def _residual_of(reference: Source, written: Path, params: Any, tracking: dict[str, Any]) -> dict[str, Any]:
+    """The residual offsets QC of a written rectified raster against its reference."""
+    source = RasterSource(written)
+    try:
+        return _chain._residual_qc(reference, source, params, **tracking)
+    finally:
+        source.close()
+
+
 def finish_traditional(
-    task: SceneTask, scene: Scene, master: Scene, *, threads: int, tracking_mb: float
+    task: SceneTask,
+    scene: Scene,
+    master: Scene,
+    *,
+    threads: int,
+    tracking_mb: float,
+    executor: Executor | None = None,
 ) -> None:
     """One scene rectified the traditional way (:func:`rectify_traditional`) and written in strips,
     its residual offsets against the master measured on the written raster (as
     :func:`finish_slave`); ``task.memory_mb`` bounds the strips."""
     out = Path(task.out_dir)
     params = _chain.RectifyParameters(**task.params)
+    tracking = {"threads": threads, "memory_mb": tracking_mb, "executor": executor}
     with single_threaded_blas():
         warped, qc = rectify_traditional(
-            scene,
-            master,
-            task.height_m,
-            params,
-            threads=threads,
-            memory_mb=tracking_mb,
-            strip_mb=task.memory_mb,
+            scene, master, task.height_m, params, strip_mb=task.memory_mb, **tracking
         )
         reference = AmplitudeSource(SceneImage(master))
-
-        def residual(written: Path) -> dict[str, Any]:
-            source = RasterSource(written)
-            try:
-                return _chain._residual_qc(reference, source, params, threads=threads, memory_mb=tracking_mb)
-            finally:
-                source.close()
-
         qc = qc | {"method": "traditional", "reference": task.reference_id}
-        write_rectified(out, task.scene_id, warped, qc, memory_mb=task.memory_mb, measured=residual)
+        write_rectified(
+            out,
+            task.scene_id,
+            warped,
+            qc,
+            memory_mb=task.memory_mb,
+            measured=lambda written: _residual_of(reference, written, params, tracking),
+            executor=executor,
+        )
 
 
 def write_refined(scene: Scene, path: Path) -> None:
@@ -207,6 +228,9 @@ def write_rectified(
     *,
     memory_mb: float = 256.0,
     measured: Callable[[Path], dict[str, Any]] | None = None,
+    executor: Executor | None = None,
+    opener: Callable[[], Source] | None = None,
+    counter: CountedTest | None = None,
 ) -> None:
     """``<out>/<scene_id>.json`` (QC report), then ``<out>/<scene_id>.tif`` (float32, NaN nodata).
 
@@ -214,7 +238,9 @@ def write_rectified(
     ``memory_mb``; ``measured`` (with a source): QC entries measured on the written raster,
     put first in the report. The QC report before the raster's final name: the raster is what
     marks the scene done, so a run killed between the two never leaves a rectified raster
-    without its report.
+    without its report. With an ``executor``, the source's windows are its tasks
+    (:func:`~processing_core.rectify.tiles.write_windows`; ``opener``: how a worker opens the
+    source, default its ``opener()``; ``counter``: receives the workers' hidden-pixel counts).
     """
     report_path = out / f"{scene_id}.json"
     metadata = {"SCENE_ID": scene_id}
@@ -227,9 +253,40 @@ def write_rectified(
         extra = measured(written) if measured is not None else {}
         _chain._write_json(report_path, {"scene": scene_id, **extra, **qc})
 
-    write_strips(
-        out / f"{scene_id}.tif", image, memory_mb=memory_mb, metadata=metadata, before_commit=report_on
+    if executor is None:
+        write_strips(
+            out / f"{scene_id}.tif", image, memory_mb=memory_mb, metadata=metadata, before_commit=report_on
+        )
+        return
+    write_windows(
+        executor,
+        out / f"{scene_id}.tif",
+        opener or image.opener(),  # type: ignore[attr-defined]
+        image.shape,
+        memory_mb=memory_mb,
+        metadata=metadata,
+        counter=counter,
+        before_commit=report_on,
     )
+
+
+def rectify_tiled(task: SceneTask, executor: Executor) -> str:
+    """One :class:`SceneTask` driven from this process, its tiles and windows as ``executor``
+    tasks (:mod:`processing_core.rectify.tiles`): for fewer scenes at once than workers. The same
+    tiles and windows, with the same memory, as :func:`rectify_scene`: the same bits."""
+    out = Path(task.out_dir)
+    if (out / f"{task.scene_id}.tif").exists():
+        return task.scene_id
+    params = _chain.RectifyParameters(**task.params)
+    scene = read_scene(task.sidecar)
+    options = {"threads": task.threads, "tracking_mb": task.memory_mb, "executor": executor}
+    if params.method == "traditional":
+        finish_traditional(task, scene, read_scene(task.master_sidecar), **options)
+    else:
+        geometry_dir = Path(task.geometry_dir)
+        ground, terrain = _geometry(geometry_dir / "ground_lut.tif", task.dem_path, params.dem_vertical)
+        finish_slave(task, scene, ground=ground, terrain=terrain, **options)
+    return task.scene_id
 
 
 _CACHE: dict[tuple[Any, ...], tuple[GroundSource, _chain.TerrainMask]] = {}
@@ -332,6 +389,13 @@ def rectify_with(
                 report(progress, at(done), describe(task))
             else:
                 todo.append(task)
+        if 0 < len(todo) < max(1, int(getattr(executor, "workers", 1))):
+            # Fewer scenes than workers: each scene's tiles and windows are the tasks instead.
+            for task in todo:
+                rectify_tiled(task, executor)
+                done += 1
+                report(progress, at(done), describe(task))
+            todo = []
         executor.map(
             rectify_scene,
             todo,
@@ -347,6 +411,7 @@ __all__ = [
     "finish_traditional",
     "rectify_here",
     "rectify_scene",
+    "rectify_tiled",
     "rectify_with",
     "write_rectified",
     "write_refined",

@@ -9,8 +9,13 @@ and written in strips, so its memory does not grow with the scene.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 import numpy as np
 
+from processing_core.execution import Executor
 from processing_core.geometry import RadarGeometry
 from processing_core.rectify.chain import RectifyParameters, _tie_points
 from processing_core.rectify.correction import robust_polyfit
@@ -33,6 +38,10 @@ class AmplitudeSource(_ComputedSource):
 
     def __init__(self, image: SceneImage, *, memory_mb: float = 64.0) -> None:
         self.image, self.memory_mb, self.shape = image, memory_mb, image.shape
+
+    def opener(self) -> Callable[[], AmplitudeSource]:
+        """A picklable callable that builds this source again in any process."""
+        return partial(_open_amplitude, self.image.scene, self.memory_mb)
 
     def _window(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         return self.image.read(y0, y1, x0, x1).astype(np.float32)
@@ -70,6 +79,19 @@ class WarpedSource(_ComputedSource):
         self.coef_line, self.coef_sample = np.asarray(coef_line), np.asarray(coef_sample)
         self.order, self.fill_value, self.memory_mb = order, fill_value, memory_mb
 
+    def opener(self) -> Callable[[], WarpedSource]:
+        """A picklable callable that builds this source again in any process."""
+        return partial(
+            _open_warped,
+            self.image.scene,
+            self.shape,
+            self.coef_line,
+            self.coef_sample,
+            order=self.order,
+            fill_value=self.fill_value,
+            memory_mb=self.memory_mb,
+        )
+
     def coordinates(self, line: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Slave (line, sample) of master pixels (any shape)."""
         design = quadratic(line, sample)
@@ -84,6 +106,16 @@ class WarpedSource(_ComputedSource):
         return resample_from(self.image, line_s, sample_s, order=self.order, fill_value=self.fill_value)
 
 
+def _open_amplitude(scene: Scene, memory_mb: float) -> AmplitudeSource:
+    return AmplitudeSource(SceneImage(scene), memory_mb=memory_mb)
+
+
+def _open_warped(
+    scene: Scene, shape: tuple[int, int], coef_line: np.ndarray, coef_sample: np.ndarray, **options: Any
+) -> WarpedSource:
+    return WarpedSource(SceneImage(scene), shape, coef_line, coef_sample, **options)
+
+
 def rectify_traditional(
     slave: Scene,
     master: Scene,
@@ -93,6 +125,7 @@ def rectify_traditional(
     threads: int | None = None,
     memory_mb: float = 1024.0,
     strip_mb: float = 256.0,
+    executor: Executor | None = None,
 ) -> tuple[WarpedSource, dict]:
     """The conventional chain: orbit-predicted start, then a robust quadratic warp fitted to
     amplitude offsets; no DEM, so the topographic parallax between the orbits stays.
@@ -102,9 +135,9 @@ def rectify_traditional(
     written raster by the caller. ``threads`` and ``memory_mb``: of the tie-point tracking;
     ``strip_mb``: of the pass over the slave in strips (its mean, which also refuses an image
     without texture); the master is the caller's to check once (:func:`rectify_stack` does,
-    before any scene), not once per slave.
+    before any scene), not once per slave. ``executor``: the tie points' tiles as its tasks.
     """
-    tracking = {"threads": threads, "memory_mb": memory_mb}
+    tracking = {"threads": threads, "memory_mb": memory_mb, "executor": executor}
     slave_image, master_image = SceneImage(slave), SceneImage(master)
     fill = slave_image.mean(memory_mb=strip_mb)
     reference = AmplitudeSource(master_image)

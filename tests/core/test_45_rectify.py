@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from osgeo import gdal
 from processing_core.dem import read_dem
 from processing_core.geometry import RadarGeometry
 from processing_core.lookup import dem_to_radar
-from processing_core.offsets import track
+from processing_core.offsets import OffsetParameters, track
 from processing_core.rectify import RectifyParameters, rectify_stack
 from processing_core.rectify.inputs import TerrainMask
 from processing_core.rectify.sources import GroundSource, hidden_fraction
@@ -263,6 +264,65 @@ def test_block_windows_tile_the_raster_once_within_the_memory(shape, memory_mb):
     assert (cover == 1).all()
     if shape == (20000, 20000):  # 256 lines x 5,120 px (a 256 MiB strip would be 67 lines)
         assert windows[0] == (0, 256, 0, 5120)
+
+
+def test_sources_reopen_in_another_process_as_the_same_windows(still, tmp_path):
+    """What a worker gets (tile and window tasks): a rectified slave's opener, pickled and called,
+    gives the source's bits; a layover/shadow mask saved and loaded marks the same pixels; the
+    offset engine refuses tile tasks of an in-memory array, which no worker can open."""
+    import pickle
+
+    from processing_core.execution import SerialExecutor
+    from processing_core.offsets.engine import track_sources
+    from processing_core.offsets.tile_tasks import RasterOpener, opener_of
+    from processing_core.offsets.tiles import ArraySource
+    from processing_core.rectify.inputs import SceneMask
+    from processing_core.rectify.sources import LayoverOr, RectifiedSource, SceneImage
+    from processing_core.rectify.tiles import WindowTask, run_window
+
+    root, stack = still
+    other = next(s for s in stack.scenes if s.id != stack.masters["final"])
+    scene = read_scene(root / "geometry" / "refined" / f"{other.id}.json")
+    ground = GroundSource(root / "geometry" / "ground_lut.tif")
+    image = SceneImage(scene)
+    source = RectifiedSource(
+        image, ground, RadarGeometry(scene), order=3, fill_value=image.mean(), memory_mb=1.0
+    )
+    window = (40, 140, 30, 170)
+    reopened = pickle.loads(pickle.dumps(source.opener()))()
+    assert reopened.read(*window).tobytes() == source.read(*window).tobytes()
+    # The final slave's test: its DEM-grid mask, saved; a worker counts what it hides.
+    dem = read_dem(BIGTUJUNGA)
+    mask = TerrainMask(dem).hidden_in(RadarGeometry(scene))
+    path = mask.save(tmp_path / ".mask.npz")
+    loaded = SceneMask.load(path)
+    points = ground.read(0, ground.shape[0], 0, ground.shape[1])
+    assert np.array_equal(loaded(points), mask(points))
+    assert mask(points).sum() > 100
+    masked = RectifiedSource(
+        image,
+        ground,
+        RadarGeometry(scene),
+        order=3,
+        fill_value=image.mean(),
+        hidden=LayoverOr(mask),
+        memory_mb=1.0,
+    )
+    with pytest.raises(ValueError, match="saved mask"):
+        masked.opener()
+    opener = pickle.loads(pickle.dumps(masked.opener(mask_path=str(path))))
+    values, marked, seen = run_window(WindowTask(opener, window))
+    expected = source.read(*window)
+    hidden = points.layover[40:140, 30:170] | mask(points)[40:140, 30:170]
+    expected[hidden] = np.nan
+    assert values.tobytes() == expected.tobytes() == masked.read(*window).tobytes()
+    assert (marked, seen) == (int(mask(points)[40:140, 30:170].sum()), 100 * 140)
+    assert marked > 0  # the window holds hidden pixels: the NaN above are tested
+    assert opener_of(ArraySource(np.zeros((4, 4)))) is None
+    assert isinstance(opener_of(type("R", (), {"path": Path("x.tif")})()), RasterOpener)
+    params = OffsetParameters(step_px=16, windows_px=(32,), search_px=4)
+    with pytest.raises(ValueError, match="a worker can open"):
+        track_sources(ArraySource(np.ones((64, 64))), source, params, executor=SerialExecutor())
 
 
 def test_windows_and_strips_equal_the_whole_scene_resampled(still):

@@ -311,14 +311,31 @@ def _texts(root: Path, pattern: str) -> dict[str, str]:
     return {str(p.relative_to(root)): p.read_text() for p in sorted(root.glob(pattern))}
 
 
-def test_rectify_through_a_cluster_equals_the_serial_run(paired, rectified, cluster, tmp_path):
+def _recording(executor, monkeypatch) -> list[str]:
+    """The names of the functions ``executor`` maps from now on (this test's tasks)."""
+    names: list[str] = []
+    real = executor.map
+
+    def map(fn, items, **kwargs):
+        items = list(items)
+        names.extend([fn.__name__] * len(items))
+        return real(fn, items, **kwargs)
+
+    monkeypatch.setattr(executor, "map", map)
+    return names
+
+
+def test_rectify_through_a_cluster_equals_the_serial_run(paired, rectified, cluster, tmp_path, monkeypatch):
     root = tmp_path / "stack"
     shutil.copytree(paired, root)
     messages: list[str] = []
+    tasks = _recording(cluster, monkeypatch)
     rectify_stack(
         root, BIGTUJUNGA, params=RECTIFY, executor=cluster, progress=lambda f, m: messages.append(m)
     )
     _assert_same_rasters(root, rectified, "rectified")
+    # Every wave held at least as many scenes as workers: one task per slave.
+    assert tasks == ["rectify_scene"] * (len(load_stack(root).scenes) - 1)
     # QC reports, refined sidecars and the step i refinement: the same text.
     for pattern in ("rectified/*.json", "geometry/refined/*.json", "geometry/refinement.json"):
         assert _texts(root, pattern) == _texts(rectified, pattern), pattern
@@ -333,6 +350,52 @@ def test_rectify_through_a_cluster_equals_the_serial_run(paired, rectified, clus
         reference = json.loads((root / "rectified" / f"{scene}.json").read_text())["reference"]
         if reference not in ("itself", final):
             assert order.index(reference) < order.index(scene)
+
+
+@pytest.fixture(scope="module")
+def two_scenes(paired, tmp_path_factory):
+    """The final master and one other scene of the small stack (no pairs, masters to choose)."""
+    root = tmp_path_factory.mktemp("two") / "stack"
+    shutil.copytree(paired, root)
+    stack = load_stack(root)
+    final = stack.masters["final"]
+    other = next(
+        s for s in stack.scenes if s.id != final and stack.scene(s.id).platform == stack.scene(final).platform
+    )
+    stack.scenes = [s for s in stack.scenes if s.id in (final, other.id)]
+    stack.pairs, stack.masters = [], {}
+    stack.save()
+    return root
+
+
+@pytest.mark.parametrize("method", ["improved", "traditional"])
+def test_a_scene_through_a_cluster_tile_by_tile_equals_the_serial_run(
+    two_scenes, cluster, tmp_path, monkeypatch, method
+):
+    """One slave and two workers: the slave's tie-point and residual tiles and its raster's
+    windows are the tasks (several of each at 8 MiB), the fits in this process; the rasters, QC
+    reports and refined sidecars are those of the serial run, bit for bit."""
+    params = replace(RECTIFY, method=method)
+    folder = "rectified" if method == "improved" else "rectified_traditional"
+    serial_root, root = tmp_path / "serial", tmp_path / "cluster"
+    for copy in (serial_root, root):
+        shutil.copytree(two_scenes, copy)
+    rectify_stack(serial_root, BIGTUJUNGA, params=params, memory_mb=8.0)
+    tasks = _recording(cluster, monkeypatch)
+    rectify_stack(root, BIGTUJUNGA, params=params, executor=cluster, memory_mb=8.0)
+    assert "rectify_scene" not in tasks
+    assert tasks.count("run_tile") > params.iterations + 1  # the passes' and the residual's tiles
+    assert tasks.count("run_window") > 1
+    _assert_same_rasters(root, serial_root, folder)
+    patterns = [f"{folder}/*.json"] + (["geometry/refined/*.json"] if method == "improved" else [])
+    for pattern in patterns:
+        assert _texts(root, pattern) == _texts(serial_root, pattern), pattern
+    slave = next(x.id for x in load_stack(root).scenes if x.id != load_stack(root).masters["final"])
+    qc = json.loads((root / folder / f"{slave}.json").read_text())
+    assert qc["tie_points"] > 10
+    if method == "improved":  # counted by the workers, as the serial run counts while it writes
+        assert 0.0 < qc["layover_shadow_fraction"] < 0.5
+    assert not list((root / folder).glob(".*"))  # the slave's mask file is gone
 
 
 def test_traditional_rectification_through_a_cluster_equals_the_serial_run(paired, cluster, tmp_path):
