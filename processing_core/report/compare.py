@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from osgeo import gdal
-from scipy.ndimage import maximum_filter
 
 from processing_core.dem import read_dem
 from processing_core.geometry import RadarGeometry
-from processing_core.offsets import OffsetField, track
+from processing_core.offsets import OffsetField, OffsetParameters
+from processing_core.offsets.engine import track_sources
+from processing_core.offsets.files import RasterSource
 from processing_core.radar_grids import azimuth_spacing_m
 from processing_core.rectify import RectifyParameters
 from processing_core.rectify.sources import SceneImage
@@ -72,10 +73,32 @@ def _other_master(stack: Stack) -> str | None:
     return others[0] if final and others else None
 
 
-def _moving_mask(
-    root: Path, dates: dict[str, str], master: str, other: str, shape: tuple[int, int]
+def _cells(px: np.ndarray, size: int, start: float, step: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """[first, stop) of the sub-grid cells nearest to the pixels within +-WINDOW_PX / 2 of ``px``."""
+    lo = np.clip(px - WINDOW_PX // 2, 0, size - 1)
+    hi = np.clip(px + WINDOW_PX // 2, 0, size - 1)
+    first = np.clip(np.rint((lo - start) / step), 0, count - 1).astype(int)
+    last = np.clip(np.rint((hi - start) / step), 0, count - 1).astype(int)
+    return first, last + 1
+
+
+def _near_motion(
+    root: Path,
+    dates: dict[str, str],
+    master: str,
+    other: str,
+    shape: tuple[int, int],
+    rows: np.ndarray,
+    cols: np.ndarray,
 ) -> np.ndarray | None:
-    """Master pixels that moved between the two dates, from the run's time series (or the truth)."""
+    """(rows, cols) bool: nodes within half a window of a master pixel that moved between the two
+    dates, from the run's time series (or the truth); None without either.
+
+    The series lie on a coarse sub-grid; a master pixel takes its nearest sub-grid cell. A
+    node's window (+-WINDOW_PX / 2 px, clipped to the image) reaches a range of cells per axis,
+    and a summed-area table of the moving cells tells whether any of them moved: the same nodes
+    as dilating a full-resolution mask, without one.
+    """
     from processing_core.radar_grids import SubGrid
 
     # The truth where the stack is simulated; else the run's series, above its noise.
@@ -89,29 +112,26 @@ def _moving_mask(
             continue
         change = np.abs(ds.GetRasterBand(b).ReadAsArray() - ds.GetRasterBand(a).ReadAsArray())
         grid = SubGrid.from_metadata(ds.GetMetadata(), change.shape, where=str(path))
-        lines = np.clip(np.rint((np.arange(shape[0]) - grid.row0) / grid.step), 0, grid.rows - 1).astype(int)
-        samples = np.clip(np.rint((np.arange(shape[1]) - grid.col0) / grid.step), 0, grid.cols - 1).astype(
-            int
-        )
         finite = change[np.isfinite(change)]
         noise = 1.4826 * float(np.median(np.abs(finite - np.median(finite)))) if finite.size else 0.0
         threshold = 0.05 if path.parent.name == "truth" else max(0.3, 5.0 * noise)
-        return np.nan_to_num(change[np.ix_(lines, samples)], nan=0.0) > threshold
+        moving = np.nan_to_num(change, nan=0.0) > threshold
+        table = np.zeros((moving.shape[0] + 1, moving.shape[1] + 1), dtype=np.int64)
+        table[1:, 1:] = moving.cumsum(axis=0).cumsum(axis=1)
+        r0, r1 = _cells(rows, shape[0], grid.row0, grid.step, grid.rows)
+        c0, c1 = _cells(cols, shape[1], grid.col0, grid.step, grid.cols)
+        inside = table[np.ix_(r1, c1)] - table[np.ix_(r0, c1)] - table[np.ix_(r1, c0)] + table[np.ix_(r0, c0)]
+        return inside > 0
     return None
 
 
-def _track(reference: np.ndarray, secondary: np.ndarray) -> OffsetField:
-    """Coarse offsets with permissive thresholds, so that large errors are counted, not dropped."""
-    return track(
-        reference,
-        secondary,
-        step_px=16,
-        windows_px=(WINDOW_PX,),
-        search_px=24,
-        min_snr=3.0,
-        min_ncc=0.1,
-        outlier_threshold=1e9,
+def _track(reference, secondary) -> OffsetField:
+    """Coarse offsets of two window sources, with permissive thresholds, so that large errors are
+    counted, not dropped (tiles within the engine's default memory)."""
+    params = OffsetParameters(
+        step_px=16, windows_px=(WINDOW_PX,), search_px=24, min_snr=3.0, min_ncc=0.1, outlier_threshold=1e9
     )
+    return track_sources(reference, secondary, params)
 
 
 def compare_pair(
@@ -132,25 +152,19 @@ def compare_pair(
     master_scene, other_scene = stack.scene(master), stack.scene(other)
     dem = read_dem(dem_path, vertical=params.dem_vertical)
     warped, _ = rectify_traditional(other_scene, master_scene, float(np.nanmedian(dem.heights_m)), params)
-    # The figure's pair whole (one pair; the rectification itself ran by windows).
-    lines, samples = warped.shape
-    master_amp = AmplitudeSource(SceneImage(master_scene)).read(0, lines, 0, samples)
-    traditional = warped.read(0, lines, 0, samples)
-    master_rect = gdal.Open(str(rectified / f"{master}.tif")).ReadAsArray().astype(np.float64)
-    other_rect = gdal.Open(str(rectified / f"{other}.tif")).ReadAsArray().astype(np.float64)
+    # All four images as window sources: nothing holds a whole scene.
+    master_amp = AmplitudeSource(SceneImage(master_scene))
+    master_rect, other_rect = (RasterSource(rectified / f"{sid}.tif") for sid in (master, other))
     dates = {s.id: np.datetime64(s.date) for s in stack.scenes}
     # Earlier scene as the reference, so that the maps show the motion forward in time.
-    first, second = (other_rect, master_rect) if dates[other] < dates[master] else (master_rect, other_rect)
-    improved = _track(first, second)
-    master_f, trad_f = master_amp.astype(np.float64), traditional.astype(np.float64)
-    trad = _track(trad_f, master_f) if dates[other] < dates[master] else _track(master_f, trad_f)
-    moving = _moving_mask(root, {s.id: s.date for s in stack.scenes}, master, other, master_amp.shape)
+    forward = dates[other] < dates[master]
+    improved = _track(other_rect, master_rect) if forward else _track(master_rect, other_rect)
+    trad = _track(warped, master_amp) if forward else _track(master_amp, warped)
+    for source in (master_rect, other_rect):
+        source.close()
     rows, cols = np.rint(improved.rows).astype(int), np.rint(improved.cols).astype(int)
-    if moving is None:
-        stable = np.ones((rows.size, cols.size), dtype=bool)
-    else:
-        near = maximum_filter(moving.astype(np.uint8), size=WINDOW_PX + 1) > 0
-        stable = ~near[np.ix_(rows, cols)]
+    near = _near_motion(root, {s.id: s.date for s in stack.scenes}, master, other, warped.shape, rows, cols)
+    stable = np.ones((rows.size, cols.size), dtype=bool) if near is None else ~near
     geom = RadarGeometry(master_scene)
     g = geom.grid
     mid = np.array([0.5 * (g.lines - 1)]), np.array([0.5 * (g.samples - 1)])

@@ -230,3 +230,44 @@ def test_run_command_passes_the_speckle_options(monkeypatch, tmp_path):
     assert main([*args, "--prefilter", "sqrt", "--smooth-px", "1", "--min-snr", "10"]) == 0
     assert (seen[-1].prefilter, seen[-1].smooth_px, seen[-1].min_snr) == ("sqrt", 1.0, 10.0)
     assert main([*args, "--smooth-px", "-1"]) == 2
+
+
+@pytest.mark.parametrize("source", ["truth", "timeseries"])
+def test_figure1_stable_nodes_equal_a_dilated_full_resolution_mask(tmp_path, source):
+    """The comparison's stable nodes, found on the series' coarse sub-grid, are those of the
+    straightforward way: the moving mask at full resolution (each pixel its nearest sub-grid
+    cell), dilated by half a window, sampled at the nodes."""
+    from scipy.ndimage import maximum_filter
+
+    from processing_core.rasters import write_geotiff
+    from processing_core.report.compare import WINDOW_PX, _near_motion
+
+    rng = np.random.default_rng(4)
+    shape, row0, col0, step = (300, 260), 5, 9, 16
+    sub = (int((shape[0] - row0 - 1) // step) + 1, int((shape[1] - col0 - 1) // step) + 1)
+    first = rng.normal(0, 0.01, sub)
+    second = first + np.where(rng.random(sub) < 0.08, 2.0, 0.0)
+    second[3, 4] = np.nan
+    (tmp_path / source).mkdir()
+    write_geotiff(
+        tmp_path / source / "los.tif",
+        [first, second],
+        descriptions=["D20100101", "D20150101"],
+        metadata={"ROW0": str(row0), "COL0": str(col0), "STEP_PX": str(step)},
+        band_metadata=[{"DATE": "2010-01-01"}, {"DATE": "2015-01-01"}],
+    )
+    rows, cols = np.arange(32, shape[0] - 32, 16), np.arange(32, shape[1] - 32, 16)
+    near = _near_motion(tmp_path, {"A": "2010-01-01", "B": "2015-01-01"}, "A", "B", shape, rows, cols)
+    change = np.abs(second - first)
+    threshold = (
+        0.05
+        if source == "truth"
+        else max(0.3, 5 * 1.4826 * np.nanmedian(np.abs(change - np.nanmedian(change))))
+    )
+    lines = np.clip(np.rint((np.arange(shape[0]) - row0) / step), 0, sub[0] - 1).astype(int)
+    samples = np.clip(np.rint((np.arange(shape[1]) - col0) / step), 0, sub[1] - 1).astype(int)
+    moving = np.nan_to_num(change[np.ix_(lines, samples)], nan=0.0) > threshold
+    expected = (maximum_filter(moving.astype(np.uint8), size=WINDOW_PX + 1) > 0)[np.ix_(rows, cols)]
+    np.testing.assert_array_equal(near, expected)
+    assert 0 < near.sum() < near.size
+    assert _near_motion(tmp_path, {"A": "2011-01-01", "B": "2015-01-01"}, "A", "B", shape, rows, cols) is None
