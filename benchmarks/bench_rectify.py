@@ -255,6 +255,9 @@ def workers_speed(size: int, args: argparse.Namespace, tmp: Path) -> dict:
     final master's step i and lookup tables are computed once, in process, and copied into each
     run, so that the runs time the slave alone. Outputs compared bit for bit.
     """
+    sys.path.insert(0, str(ROOT))
+    # the local cluster's worker processes import the core too
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
     from processing_core.execution import DaskExecutor
     from processing_core.rectify import RectifyParameters, rectify_stack
 
