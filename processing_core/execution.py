@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
@@ -134,6 +136,32 @@ def _distributed() -> Any:
     return distributed
 
 
+def worker_interpreter() -> str:
+    """The Python that a local cluster's worker processes must run: this very interpreter.
+
+    ``multiprocessing`` starts them with ``sys.executable``, which an application embedding
+    Python does not set to itself: inside QGIS on Linux it is whatever ``python3`` comes first on
+    ``PATH`` (measured on this project's machine: a pyenv shim of another Python, without GDAL),
+    so the workers would not import the core. ``sys.executable`` is kept when it is a Python of
+    this installation or of its virtual environment (under ``sys.prefix`` or
+    ``sys.base_prefix``); otherwise the interpreter of ``sys.base_exec_prefix`` is returned.
+    """
+    running = Path(sys.executable).resolve() if sys.executable else None
+    if running is not None and running.name.lower().startswith("python"):
+        prefixes = {
+            Path(p).resolve() for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)
+        }
+        if any(running.is_relative_to(prefix) for prefix in prefixes):
+            return sys.executable
+    base = Path(sys.base_exec_prefix)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    names = ("python.exe",) if os.name == "nt" else (f"bin/python{version}", "bin/python3")
+    for name in names:
+        if (base / name).is_file():
+            return str(base / name)
+    return sys.executable
+
+
 def _local_cluster(distributed: Any, workers: int) -> Any:
     """A local cluster of single-threaded worker processes.
 
@@ -143,8 +171,13 @@ def _local_cluster(distributed: Any, workers: int) -> Any:
     here start without it (their memory is bounded by ``memory_mb``); and the nannies, which run
     in this process, leave its environment (inherited by later subprocesses) as it was.
     """
+    import multiprocessing
+
     import dask
 
+    python = worker_interpreter()
+    if python != sys.executable:
+        multiprocessing.set_executable(python)
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     keys = {*environ, "MALLOC_TRIM_THRESHOLD_"}
@@ -257,4 +290,5 @@ __all__ = [
     "SerialExecutor",
     "check_scheduler",
     "executor_for",
+    "worker_interpreter",
 ]

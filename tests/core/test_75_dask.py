@@ -16,7 +16,13 @@ from geometry_helpers import BIGTUJUNGA
 from osgeo import gdal
 
 from processing_core.errors import InputError
-from processing_core.execution import DaskExecutor, SerialExecutor, check_scheduler, executor_for
+from processing_core.execution import (
+    DaskExecutor,
+    SerialExecutor,
+    check_scheduler,
+    executor_for,
+    worker_interpreter,
+)
 from processing_core.network import select_stack_pairs
 from processing_core.offsets import OffsetParameters
 from processing_core.offsets.files import track_stack
@@ -171,6 +177,38 @@ def test_task_errors_come_back_as_raised():
 
 def _fails(name: str) -> None:
     raise InputError(f"{name}: no such file")
+
+
+def _interpreter_and_gdal(_: int) -> tuple[str, str]:
+    import sys
+
+    from osgeo import gdal as worker_gdal
+
+    return sys.version, worker_gdal.__version__
+
+
+def test_a_local_cluster_runs_this_python_where_sys_executable_is_another_program(tmp_path, monkeypatch):
+    """Inside QGIS ``sys.executable`` is the first ``python3`` on PATH (here a pyenv shim of
+    another Python without GDAL); the workers must run this interpreter all the same."""
+    import multiprocessing.spawn
+    import os
+    import sys
+
+    impostor = tmp_path / "python3"
+    impostor.write_text("#!/bin/sh\nexit 3\n")
+    impostor.chmod(0o755)
+    assert worker_interpreter() == sys.executable  # the test's own (virtual environment) Python
+    saved = multiprocessing.spawn.get_executable()
+    monkeypatch.setattr(sys, "executable", str(impostor))
+    multiprocessing.spawn.set_executable(str(impostor))  # as multiprocessing imported inside QGIS has it
+    try:
+        assert Path(worker_interpreter()).resolve() == Path(os.fsdecode(saved)).resolve()
+        with DaskExecutor("local", workers=1) as executor:
+            assert executor.map(_interpreter_and_gdal, [0]) == [(sys.version, gdal.__version__)]
+    finally:
+        multiprocessing.spawn.set_executable(saved)
+    monkeypatch.setattr(sys, "executable", "/usr/bin/qgis")  # an application, not a Python
+    assert Path(worker_interpreter()).name.startswith("python")
 
 
 def test_serial_executor_and_options():
